@@ -1,0 +1,34 @@
+# pmed: `make run` sets everything up and serves the demo; `make test` runs the test suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-fast install serve clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv and install pmed with its test tools
+
+run: $(STAMP) ## simulate the demo cohort, build features, train + promote both models, serve on :8000
+	$(BIN)/pmed demo
+
+serve: $(STAMP) ## serve the current champions without retraining
+	$(BIN)/pmed serve
+
+test: $(STAMP) ## run the whole test suite (unit, property, integration, end-to-end)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## skip the slow end-to-end tests
+	$(BIN)/python -m pytest -m "not slow"
+
+clean: ## remove runtime state (.pmed/) but keep .venv
+	rm -rf .pmed

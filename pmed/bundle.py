@@ -1,0 +1,109 @@
+"""The model bundle: the data-only files a registered model version carries, and their manifest.
+
+Training writes a bundle; serving reads one. A bundle holds no code and nothing pickled: the booster in
+XGBoost's own UBJSON format, calibrator parameters and the feature spec as JSON, and a manifest of
+SHA-256 digests. Reading refuses any file whose digest does not match, any path that leaves the bundle
+folder, and any file the manifest does not list, so a tampered registry cannot make serving run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xgboost as xgb
+
+from pmed.calibration import Calibrator, calibrator_from_dict
+
+BOOSTER_FILE = "booster.ubj"
+CALIBRATOR_FILE = "calibrator.json"
+FEATURE_SPEC_FILE = "feature_spec.json"
+MANIFEST_FILE = "manifest.json"
+BUNDLE_FILES = (BOOSTER_FILE, CALIBRATOR_FILE, FEATURE_SPEC_FILE)
+MANIFEST_VERSION = 1
+
+
+class BundleError(Exception):
+    """A bundle is missing, incomplete or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    booster: xgb.Booster
+    calibrator: Calibrator
+    feature_spec: dict[str, Any]
+    digests: dict[str, str]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.feature_spec["features"]]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator,
+                 feature_spec: dict[str, Any]) -> dict[str, str]:
+    """Write the bundle files and their manifest into ``folder``; return the digests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / BOOSTER_FILE))
+    _write_json(folder / CALIBRATOR_FILE, calibrator.to_dict())
+    _write_json(folder / FEATURE_SPEC_FILE, feature_spec)
+    digests = {name: sha256_file(folder / name) for name in BUNDLE_FILES}
+    _write_json(folder / MANIFEST_FILE, {"manifest_version": MANIFEST_VERSION, "sha256": digests})
+    return digests
+
+
+def read_bundle(folder: Path, nthread: int = 1) -> Bundle:
+    """Verify and load a bundle. ``nthread=1`` because a server runs one booster thread per process."""
+    digests = _verified_digests(folder)
+    booster = xgb.Booster(params={"nthread": nthread})
+    booster.load_model(str(_inside(folder, BOOSTER_FILE)))
+    calibrator = calibrator_from_dict(_read_json(_inside(folder, CALIBRATOR_FILE)))
+    feature_spec = _read_json(_inside(folder, FEATURE_SPEC_FILE))
+    names = [f["name"] for f in feature_spec.get("features", [])]
+    if booster.num_features() != len(names):
+        raise BundleError(f"booster expects {booster.num_features()} features, spec lists {len(names)}")
+    return Bundle(booster=booster, calibrator=calibrator, feature_spec=feature_spec, digests=digests)
+
+
+def _verified_digests(folder: Path) -> dict[str, str]:
+    manifest_path = _inside(folder, MANIFEST_FILE)
+    if not manifest_path.is_file():
+        raise BundleError(f"no {MANIFEST_FILE} in {folder.name}")
+    manifest = _read_json(manifest_path)
+    digests = manifest.get("sha256", {})
+    if manifest.get("manifest_version") != MANIFEST_VERSION or set(digests) != set(BUNDLE_FILES):
+        raise BundleError(f"{MANIFEST_FILE} does not list exactly {', '.join(BUNDLE_FILES)}")
+    for name, expected in digests.items():
+        path = _inside(folder, name)
+        if not path.is_file() or sha256_file(path) != expected:
+            raise BundleError(f"{name} does not match its SHA-256 in {MANIFEST_FILE}")
+    return dict(digests)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """Resolve ``name`` under ``folder`` and refuse links or paths that escape it."""
+    path = folder / name
+    if path.is_symlink() or path.resolve().parent != folder.resolve():
+        raise BundleError(f"{name} is not a plain file inside the bundle")
+    return path
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path.name} is not readable JSON") from exc

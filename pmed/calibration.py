@@ -1,0 +1,92 @@
+"""Probability calibrators that map the booster's margin (log-odds) to a calibrated risk.
+
+They live here, not in training/, because serving applies exactly the same arithmetic: a calibrator is
+stored as JSON parameters (never pickled) and rebuilt on both sides from ``to_dict``/``calibrator_from_dict``.
+
+- ``sigmoid`` (Platt scaling on the margin): risk = 1 / (1 + exp(-(a * margin + b))). Being linear in the
+  margin, it keeps TreeSHAP additive: the contributions times ``a`` add up to logit(risk) - (a * base + b).
+- ``isotonic``: a monotone step function fitted on held-out data, stored as its knots and applied by
+  linear interpolation (scikit-learn's ``IsotonicRegression(out_of_bounds="clip")`` semantics).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+CalibrationMethod = Literal["sigmoid", "isotonic"]
+
+
+class Calibrator(Protocol):
+    method: str
+
+    def predict(self, margin: np.ndarray) -> np.ndarray: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class SigmoidCalibrator:
+    method = "sigmoid"
+
+    def __init__(self, a: float = 1.0, b: float = 0.0) -> None:
+        self.a = a
+        self.b = b
+
+    def fit(self, margin: np.ndarray, y: np.ndarray) -> SigmoidCalibrator:
+        model = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
+        self.a, self.b = float(model.coef_[0, 0]), float(model.intercept_[0])
+        return self
+
+    def calibrated_logit(self, margin: np.ndarray) -> np.ndarray:
+        return self.a * margin + self.b
+
+    def predict(self, margin: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.calibrated_logit(margin)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "a": self.a, "b": self.b}
+
+
+class IsotonicCalibrator:
+    method = "isotonic"
+
+    def __init__(self, knots_x: list[float] | None = None, knots_y: list[float] | None = None) -> None:
+        self.knots_x = np.asarray(knots_x or [0.0], dtype=float)
+        self.knots_y = np.asarray(knots_y or [0.5], dtype=float)
+
+    def fit(self, margin: np.ndarray, y: np.ndarray) -> IsotonicCalibrator:
+        model = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y)
+        self.knots_x, self.knots_y = model.X_thresholds_.astype(float), model.y_thresholds_.astype(float)
+        return self
+
+    def predict(self, margin: np.ndarray) -> np.ndarray:
+        return np.interp(margin, self.knots_x, self.knots_y)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "knots_x": self.knots_x.tolist(), "knots_y": self.knots_y.tolist()}
+
+
+def fit_calibrator(method: CalibrationMethod, margin: np.ndarray, y: np.ndarray) -> Calibrator:
+    """Fit the named calibrator on held-out margins and outcomes."""
+    if method == "sigmoid":
+        return SigmoidCalibrator().fit(margin, y)
+    return IsotonicCalibrator().fit(margin, y)
+
+
+def calibrator_from_dict(payload: dict[str, Any]) -> Calibrator:
+    """Rebuild a calibrator from its stored parameters, rejecting anything malformed."""
+    method = payload.get("method")
+    try:
+        if method == "sigmoid":
+            return SigmoidCalibrator(a=float(payload["a"]), b=float(payload["b"]))
+        if method == "isotonic":
+            x, y = list(map(float, payload["knots_x"])), list(map(float, payload["knots_y"]))
+            if len(x) != len(y) or not x or any(b < a for a, b in zip(x, x[1:])):
+                raise ValueError("isotonic knots must be non-empty, paired and sorted")
+            return IsotonicCalibrator(x, y)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"calibrator parameters are malformed: {exc}") from exc
+    raise ValueError(f"unknown calibration method {method!r}")

@@ -1,0 +1,218 @@
+"""The `pmed` command line: one subcommand per step, plus `demo`, which chains them for `make run`.
+
+The CLI is a thin edge: it reads settings, calls the packages, and prints where the outputs went.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pmed.settings import Settings
+
+app = typer.Typer(help="pmed: genetic, lifestyle and EHR features -> XGBoost risk models in MLflow -> "
+                       "explained predictions over HTTP.", no_args_is_help=True, add_completion=False)
+features_app = typer.Typer(help="Build patient-level feature tables from raw files.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys (stored hashed in PMED_HOME).", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+app.add_typer(keys_app, name="keys")
+
+DEMO_SPECS = ("cad_risk.yaml", "t2d_risk.yaml")
+
+
+def _say(message: str) -> None:
+    typer.echo(f"[pmed] {message}")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"[pmed] error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path | None, typer.Option(help="Folder for the raw files [default: PMED_HOME/data/raw/demo]")] = None,
+    patients: Annotated[int | None, typer.Option(help="Cohort size [default: PMED_DEMO_PATIENTS]")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: PMED_SEED]")] = None,
+) -> None:
+    """Write a seeded synthetic cohort: VCF, PGS Catalog scoring files, EHR CSVs, questionnaire, truth."""
+    from features.simulate import simulate_cohort
+
+    settings = Settings()
+    out = out or settings.demo_raw_dir
+    n = patients or settings.demo_patients
+    _say(f"simulating {n} patients (seed {seed or settings.seed}) into {out}")
+    summary = simulate_cohort(out, n, seed if seed is not None else settings.seed)
+    _say(f"done: {summary}")
+
+
+@features_app.command("build")
+def build_features(
+    raw: Annotated[Path | None, typer.Option(help="Folder of raw files [default: the demo cohort]")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: PMED_HOME/data/features/demo]")] = None,
+) -> None:
+    """Read raw files, quarantine bad records, write features.parquet and outcomes.parquet."""
+    from features.table import build_feature_table
+
+    settings = Settings()
+    raw, out = raw or settings.demo_raw_dir, out or settings.demo_features_dir
+    if not raw.is_dir():
+        _fail(f"{raw} does not exist (run `pmed simulate` or pass --raw)")
+    quarantine = settings.quarantine_dir / f"{out.name}.csv"
+    _say(f"building features from {raw}")
+    report = build_feature_table(raw, out, settings.resolved_home / "links" / f"{out.name}.csv", quarantine)
+    for line in report.summary_lines():
+        _say(line)
+
+
+@app.command()
+def train(
+    spec: Annotated[Path, typer.Argument(help="Model spec, e.g. models/cad_risk.yaml")],
+    features: Annotated[Path | None, typer.Option(help="Feature folder [default: the demo features]")] = None,
+) -> None:
+    """Fit, calibrate, evaluate, log to MLflow, register; move `champion` only if the gates pass."""
+    from training.data import DataError
+    from training.pipeline import train_from_spec
+    from training.spec import SpecError
+
+    settings = Settings()
+    try:
+        outcome = train_from_spec(spec, features or settings.demo_features_dir, settings, progress=_say)
+    except (SpecError, DataError) as exc:
+        _fail(str(exc))
+    for gate in outcome.gates:
+        _say(f"gate {gate.name}: {'pass' if gate.passed else 'FAIL'} ({gate.rule}; value {gate.value:.3f})")
+    _say(f"MLflow run {outcome.run_id}; registered {outcome.model_name} version {outcome.version}")
+    if outcome.promoted:
+        _say(f"alias champion -> {outcome.model_name} version {outcome.version}")
+    else:
+        _fail(f"gates failed: champion not moved (version {outcome.version} kept for inspection)")
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name")],
+    version: Annotated[str, typer.Argument(help="Version to promote")],
+    alias: Annotated[str, typer.Option(help="Alias to move")] = "champion",
+    force: Annotated[bool, typer.Option(help="Promote even though its gates failed (recorded)")] = False,
+) -> None:
+    """Point an alias at a version whose promotion gates passed."""
+    from training.promote import PromotionError, promote_version
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(Settings())
+    try:
+        promote_version(client, name, version, alias, force)
+    except PromotionError as exc:
+        _fail(str(exc))
+    _say(f"alias {alias} -> {name} version {version}" + (" (forced)" if force else ""))
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Option(help="Who or what the key is for")],
+    role: Annotated[str, typer.Option(help="clinician | application | data_scientist | admin")] = "application",
+) -> None:
+    """Issue an API key; it is printed once and stored only as a SHA-256 digest."""
+    from serving.auth import ROLES, issue_key
+
+    if role not in ROLES:
+        _fail(f"role must be one of {', '.join(ROLES)}")
+    key_id, key = issue_key(Settings().keys_file, name, role)  # type: ignore[arg-type]
+    _say(f"key id {key_id} (role {role}); the key, shown once:")
+    typer.echo(key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="[default: PMED_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="[default: PMED_PORT]")] = None,
+) -> None:
+    """Serve the champion of each model in PMED_SERVED_MODELS over HTTP (one process)."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on "
+         f"http://{host or settings.host}:{port or settings.port} (OpenAPI docs at /docs)")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                access_log=False, log_level="info")
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API at the end")] = True,
+) -> None:
+    """`make run`: simulate, build features, train and promote both models, then serve (reusing what exists)."""
+    from features.simulate import simulate_cohort
+    from features.table import build_feature_table
+    from pmed.registry import version_for_alias
+    from training.tracking import configure_mlflow
+
+    settings = Settings()
+    if not (settings.demo_raw_dir / "patients.csv").is_file():
+        simulate(out=None, patients=None, seed=None)
+    else:
+        _say(f"reusing demo cohort in {settings.demo_raw_dir}")
+    if not (settings.demo_features_dir / "features.parquet").is_file():
+        build_features(raw=None, out=None)
+    else:
+        _say(f"reusing feature table in {settings.demo_features_dir}")
+    client = configure_mlflow(settings)
+    for spec_file in DEMO_SPECS:
+        name = spec_file.removesuffix(".yaml")
+        current = version_for_alias(client, name, "champion")
+        if current is None:
+            train(spec=settings.models_dir / spec_file, features=None)
+        else:
+            _say(f"reusing {name} champion (version {current.version})")
+    _issue_demo_key(settings)
+    if serve_after:
+        serve(host=None, port=None)
+
+
+def _issue_demo_key(settings: Settings) -> None:
+    from serving.auth import issue_key
+
+    given = settings.demo_api_key.get_secret_value() if settings.demo_api_key else None
+    _, key = issue_key(settings.keys_file, "demo", "clinician", key=given, replace=True)
+    base = f"http://{settings.host}:{settings.port}"
+    _say("demo API key " + ("from PMED_DEMO_API_KEY" if given else "(new; set PMED_DEMO_API_KEY to fix it):"))
+    if not given:
+        typer.echo(key)
+    _say("try it once /ready answers 200:")
+    typer.echo(f'  curl -s -H "Authorization: Bearer {key}" {base}/v1/models/cad_risk')
+    typer.echo(f'  curl -s -H "Authorization: Bearer {key}" -H "Content-Type: application/json" '
+               f"-d @{_example_request(settings)} {base}/v1/models/cad_risk/predict")
+
+
+def _example_request(settings: Settings) -> Path:
+    """Write a ready-to-send predict body built from the champion's typical feature values."""
+    import tempfile
+
+    from pmed.bundle import read_bundle
+    from pmed.registry import download_version, version_for_alias
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(settings)
+    mv = version_for_alias(client, "cad_risk", "champion")
+    path = settings.resolved_home / "demo-request.json"
+    if mv is None:
+        return path
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = read_bundle(download_version(client, "cad_risk", str(mv.version), Path(tmp))).feature_spec
+    body = {"patients": [{"patient_id": "demo-patient-1",
+                          "features": {f["name"]: f["example"] for f in spec["features"]}}]}
+    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,90 @@
+"""Typed settings, read from PMED_* environment variables (and an optional .env file).
+
+Every path pmed writes is derived from one folder, ``home`` (``.pmed/`` in the working directory by
+default), so a whole installation can be moved, wiped or backed up as one unit.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All runtime configuration. Construct once at the edge (CLI, app factory) and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="PMED_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".pmed"), description="Folder for all runtime state")
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI; default SQLite in home")
+    registry_uri: str | None = Field(None, description="MLflow registry URI; default = tracking URI")
+    models_dir: Path = Field(Path("models"), description="Folder of model specs (YAML)")
+    experiment: str = Field("pmed", description="MLflow experiment for training runs")
+    host: str = Field("127.0.0.1", description="Address the API listens on")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API listens on")
+    served_models: list[str] = Field(["cad_risk", "t2d_risk"], description="Registered models to serve")
+    serve_alias: str = Field("champion", description="Registry alias the API serves")
+    max_batch_patients: int = Field(1000, ge=1, description="Most patients in one predict call")
+    demo_api_key: SecretStr | None = Field(None, description="Key `make run` registers for the demo")
+    demo_patients: int = Field(20_000, ge=200, description="Size of the demo cohort")
+    seed: int = Field(20261128, description="Seed for the demo cohort")
+
+    @field_validator("demo_api_key")
+    @classmethod
+    def _demo_key_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None  # an empty PMED_DEMO_API_KEY= means "generate one"
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("PMED_DEMO_API_KEY must be at least 16 characters")
+        return value
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.resolved_home / 'mlflow.db'}"
+
+    @property
+    def mlflow_registry_uri(self) -> str:
+        return self.registry_uri or self.mlflow_tracking_uri
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.resolved_home / "mlartifacts"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolved_home / "data"
+
+    @property
+    def demo_raw_dir(self) -> Path:
+        return self.data_dir / "raw" / "demo"
+
+    @property
+    def demo_features_dir(self) -> Path:
+        return self.data_dir / "features" / "demo"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.resolved_home / "quarantine"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.resolved_home / "audit"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.resolved_home / "api-keys.json"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.resolved_home / "secrets"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.resolved_home / "serving-cache"

@@ -1,0 +1,1 @@
+"""Serving: a FastAPI app that loads registered models by alias and returns explained predictions."""

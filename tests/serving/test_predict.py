@@ -1,0 +1,151 @@
+"""The serving contract: metadata a client can build requests from, explained predictions that add up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xgboost as xgb
+from fastapi.testclient import TestClient
+
+from pmed.settings import Settings
+from serving.audit import AuditLog
+from tests.serving.conftest import CANARY, auth
+
+
+def _example_body(client: TestClient, key: str, n: int = 1) -> tuple[dict, list[dict]]:
+    meta = client.get("/v1/models/cad_risk", headers=auth(key)).json()
+    values = {f["name"]: f["example"] for f in meta["features"]}
+    return {"patients": [{"patient_id": f"p{i}", "features": dict(values)} for i in range(n)]}, meta["features"]
+
+
+def test_model_metadata_lists_valid_examples(client: TestClient, api_keys: dict[str, str]) -> None:
+    body = client.get("/v1/models", headers=auth(api_keys["application"])).json()
+    assert body["models"] == [{"name": "cad_risk", "version": "1", "alias": "champion"}]
+    _, features = _example_body(client, api_keys["application"])
+    for f in features:
+        assert f["min"] <= f["example"] <= f["max"]
+        assert {"name", "unit", "display_name", "min", "max"} <= set(f)
+
+
+def test_prediction_is_calibrated_and_explanation_adds_up(client: TestClient, api_keys: dict[str, str],
+                                                          trained_home: Settings) -> None:
+    body, features = _example_body(client, api_keys["clinician"], n=3)
+    body["patients"][1]["features"]["age_years"] = 75
+    body["patients"][2]["features"]["ldl_mg_dl"] = None
+    response = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["clinician"]))
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert (out["model"], out["version"]) == ("cad_risk", "1")
+    booster = client.app.state.store.get("cad_risk").bundle.booster
+    names = [f["name"] for f in features]
+    X = np.array([[np.nan if p["features"][n] is None else p["features"][n] for n in names]
+                  for p in body["patients"]], dtype=float)
+    margins = booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
+    calibrator = client.app.state.store.get("cad_risk").bundle.calibrator
+    for prediction, margin in zip(out["predictions"], margins):
+        explanation = prediction["explanation"]
+        total = explanation["base_value"] + sum(c["contribution"] for c in explanation["contributions"])
+        assert total == pytest.approx(margin, abs=1e-4)
+        assert prediction["risk"] == pytest.approx(float(calibrator.predict(np.array([margin]))[0]), abs=1e-6)
+        assert 0 <= prediction["risk"] <= 1
+        assert len(explanation["contributions"]) == len(names)
+    assert out["predictions"][2]["missing_features"] == ["ldl_mg_dl"]
+    assert out["predictions"][1]["risk"] > out["predictions"][0]["risk"]  # older, all else equal
+
+
+def test_contributions_equal_shap_tree_explainer(client: TestClient, api_keys: dict[str, str]) -> None:
+    shap = pytest.importorskip("shap")
+    body, features = _example_body(client, api_keys["clinician"])
+    out = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["clinician"])).json()
+    booster = client.app.state.store.get("cad_risk").bundle.booster
+    X = np.array([[f["example"] for f in features]])
+    expected = shap.TreeExplainer(booster).shap_values(X)[0]
+    got = {c["feature"]: c["contribution"] for c in out["predictions"][0]["explanation"]["contributions"]}
+    assert [got[f["name"]] for f in features] == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_credential_is_required(client: TestClient, api_keys: dict[str, str]) -> None:
+    body, _ = _example_body(client, api_keys["application"])
+    assert client.post("/v1/models/cad_risk/predict", json=body).status_code == 401
+    assert client.post("/v1/models/cad_risk/predict", json=body, headers=auth("wrong-key")).status_code == 401
+    assert client.get("/v1/models").status_code == 401
+    forbidden = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["data_scientist"]))
+    assert forbidden.status_code == 403
+
+
+@pytest.mark.parametrize("bad_value, rule", [(CANARY, "valid number"), (9999.0, "less than or equal"),
+                                             (True, "valid number")])
+def test_invalid_value_is_named_without_echo(client: TestClient, api_keys: dict[str, str], bad_value: object,
+                                             rule: str) -> None:
+    body, _ = _example_body(client, api_keys["application"])
+    body["patients"][0]["patient_id"] = CANARY + "-ID"
+    body["patients"][0]["features"]["ldl_mg_dl"] = bad_value
+    response = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["application"]))
+    assert response.status_code == 422
+    assert CANARY not in response.text and "9999" not in response.text
+    detail = response.json()["detail"]
+    assert detail[0]["loc"] == ["body", "patients", 0, "features", "ldl_mg_dl"]
+    assert rule in detail[0]["msg"]
+
+
+def test_unknown_and_missing_required_features_are_rejected(client: TestClient, api_keys: dict[str, str]) -> None:
+    body, _ = _example_body(client, api_keys["application"])
+    del body["patients"][0]["features"]["age_years"]
+    body["patients"][0]["features"]["shoe_size"] = 44
+    response = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["application"]))
+    assert response.status_code == 422
+    problems = {tuple(e["loc"][-1:]): e["msg"] for e in response.json()["detail"]}
+    assert problems[("age_years",)] == "Field required"
+    assert "not permitted" in problems[("shoe_size",)]
+
+
+def test_malformed_json_body_is_a_422_without_echo(client: TestClient, api_keys: dict[str, str]) -> None:
+    response = client.post("/v1/models/cad_risk/predict", content=b'{"patients": [' + CANARY.encode(),
+                           headers={**auth(api_keys["application"]), "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert CANARY not in response.text
+
+
+def test_batch_limit(client: TestClient, api_keys: dict[str, str], trained_home: Settings) -> None:
+    body, _ = _example_body(client, api_keys["application"], n=trained_home.max_batch_patients + 1)
+    response = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["application"]))
+    assert response.status_code == 422
+    assert "at most" in response.json()["detail"][0]["msg"]
+
+
+def test_unknown_model_is_404(client: TestClient, api_keys: dict[str, str]) -> None:
+    assert client.get("/v1/models/no_such_model", headers=auth(api_keys["application"])).status_code == 404
+
+
+def test_every_prediction_is_audited_without_identifiers(client: TestClient, api_keys: dict[str, str],
+                                                         trained_home: Settings) -> None:
+    audit_file = trained_home.audit_dir / "predictions.jsonl"
+    before = audit_file.read_text().splitlines() if audit_file.exists() else []
+    body, _ = _example_body(client, api_keys["application"], n=2)
+    body["patients"][0]["patient_id"] = CANARY + "-MRN"
+    out = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["application"])).json()
+    lines = audit_file.read_text().splitlines()[len(before):]
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 2
+    assert {r["request_id"] for r in records} == {out["request_id"]}
+    assert all(r["version"] == "1" and r["model"] == "cad_risk" and r["role"] == "application" for r in records)
+    assert all(r["key_id"].startswith("key_") for r in records)
+    assert len({r["patient_key"] for r in records}) == 2
+    assert CANARY not in audit_file.read_text()
+
+
+def test_no_prediction_leaves_when_audit_cannot_be_written(client: TestClient, api_keys: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    body, _ = _example_body(client, api_keys["application"])
+    working = client.app.state.audit
+    client.app.state.audit = AuditLog(tmp_path, b"k" * 32)  # a directory: every append fails, even as root
+    try:
+        response = client.post("/v1/models/cad_risk/predict", json=body, headers=auth(api_keys["application"]))
+    finally:
+        client.app.state.audit = working
+    assert response.status_code == 503
+    assert "audit" in response.json()["detail"]
+    assert "risk" not in response.text

@@ -1,0 +1,104 @@
+"""Training against a real MLflow tracking store (SQLite + local artifacts) in a temporary PMED_HOME."""
+
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from pmed.registry import version_for_alias
+from pmed.settings import Settings
+from training.pipeline import train_from_spec
+from training.promote import PromotionError, promote_version
+from training.tracking import configure_mlflow
+from tests.conftest import write_feature_table  # noqa: E402  (importlib mode: tests is a namespace)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _spec(tmp_path: Path, **gates: object) -> Path:
+    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw["gates"].update(gates)
+    path = tmp_path / "cad_risk.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_successful_run_is_logged_registered_and_promoted(settings: Settings, feature_dir: Path,
+                                                          tmp_path: Path) -> None:
+    outcome = train_from_spec(_spec(tmp_path), feature_dir, settings)
+    assert outcome.promoted
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    assert str(version_for_alias(client, "cad_risk", "champion").version) == outcome.version
+    run = client.get_run(outcome.run_id)
+    for metric in ("auroc", "auroc_ci_low", "brier", "calibration_slope", "oracle_auroc", "auroc_gap_to_oracle"):
+        assert metric in run.data.metrics
+    assert run.data.metrics["auroc_ci_low"] <= run.data.metrics["auroc"] <= run.data.metrics["auroc_ci_high"]
+    assert len(run.data.tags["pmed.data_fingerprint"]) == 64
+    assert run.data.tags["pmed.seed"] == "42"
+    artifacts = [a.path for a in client.list_artifacts(outcome.run_id, "spec")]
+    assert artifacts == ["spec/cad_risk.yaml"]
+    mv = client.get_model_version("cad_risk", outcome.version)
+    assert mv.tags["pmed.gates"] == "passed"
+
+
+def test_gate_failure_registers_but_never_promotes(settings: Settings, feature_dir: Path, tmp_path: Path) -> None:
+    first = train_from_spec(_spec(tmp_path), feature_dir, settings)
+    noise = write_feature_table(tmp_path / "noise", n=3000, seed=8, signal=0.0)
+    failed = train_from_spec(_spec(tmp_path, min_auroc=0.7), noise, settings)
+    assert not failed.promoted
+    assert [g.name for g in failed.gates if not g.passed] == ["min_auroc"] or not all(g.passed for g in failed.gates)
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    assert str(version_for_alias(client, "cad_risk", "champion").version) == first.version
+    assert client.get_model_version("cad_risk", failed.version).tags["pmed.gates"] == "failed"
+    with pytest.raises(PromotionError, match="gates failed"):
+        promote_version(client, "cad_risk", failed.version, "champion", force=False)
+    assert str(version_for_alias(client, "cad_risk", "champion").version) == first.version
+
+
+def test_forced_promotion_is_recorded(settings: Settings, tmp_path: Path) -> None:
+    noise = write_feature_table(tmp_path / "noise", n=3000, seed=9, signal=0.0)
+    failed = train_from_spec(_spec(tmp_path, min_auroc=0.99), noise, settings)
+    client = configure_mlflow(settings)
+    assert version_for_alias(client, "cad_risk", "champion") is None
+    promote_version(client, "cad_risk", failed.version, "champion", force=True)
+    mv = client.get_model_version("cad_risk", failed.version)
+    assert "champion by" in mv.tags["pmed.forced_promotion"]
+    assert str(version_for_alias(client, "cad_risk", "champion").version) == failed.version
+
+
+def test_crash_before_registration_leaves_registry_untouched(settings: Settings, feature_dir: Path,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", explode)
+    with pytest.raises(OSError):
+        train_from_spec(_spec(tmp_path), feature_dir, settings)
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    assert client.search_model_versions("name='cad_risk'") == []
+
+
+def test_same_inputs_and_seed_give_identical_booster(settings: Settings, feature_dir: Path, tmp_path: Path) -> None:
+    from training.data import load_training_data
+    from training.fit import fit_model
+    from training.spec import load_spec
+    from training.split import split_patients
+
+    spec = load_spec(_spec(tmp_path))
+    data = load_training_data(feature_dir, spec)
+    split = split_patients(data.keys, spec.split, spec.seed)
+    first, second = fit_model(spec, data, split), fit_model(spec, data, split)
+    assert first.booster.save_raw("ubj") == second.booster.save_raw("ubj")
+
+
+def test_missing_feature_column_names_file_and_column(settings: Settings, feature_dir: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from training.data import DataError
+
+    table = pd.read_parquet(feature_dir / "features.parquet").drop(columns=["sbp_mm_hg"])
+    table.to_parquet(feature_dir / "features.parquet")
+    with pytest.raises(DataError, match=r"features.parquet.*sbp_mm_hg"):
+        train_from_spec(_spec(tmp_path), feature_dir, settings)

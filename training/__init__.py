@@ -1,0 +1,1 @@
+"""Training: model specs, patient splits, XGBoost fitting, calibration, evaluation and MLflow tracking."""

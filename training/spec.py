@@ -1,0 +1,100 @@
+"""Model specs: what a model predicts, from which features, how it is fitted and when it may be promoted.
+
+A spec is a YAML file in ``models/``. It is validated strictly (an unknown key is an error that names
+the key) so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from features.registry import REGISTRY
+from pmed.calibration import CalibrationMethod
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class XGBoostParams(_Strict):
+    max_depth: int = Field(4, ge=1, le=12)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    n_estimators: int = Field(1000, ge=1, le=20_000, description="upper bound; early stopping picks")
+    early_stopping_rounds: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    min_child_weight: float = Field(5.0, ge=0)
+    reg_lambda: float = Field(1.0, ge=0)
+    nthread: int = Field(0, ge=0, description="0 = all cores (training only; serving uses 1)")
+
+
+class SplitFractions(_Strict):
+    train: float = Field(0.6, gt=0, lt=1)
+    validation: float = Field(0.2, gt=0, lt=1, description="early stopping and calibration")
+    test: float = Field(0.2, gt=0, lt=1, description="held out for the reported metrics")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitFractions:
+        if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
+            raise ValueError("split fractions must add up to 1")
+        return self
+
+
+class Gates(_Strict):
+    """Promotion gates, checked on the held-out test patients."""
+
+    min_auroc: float = Field(0.5, ge=0, le=1)
+    calibration_slope: tuple[float, float] = (0.8, 1.2)
+    max_brier: float = Field(1.0, gt=0, le=1)
+    min_test_events: int = Field(20, ge=1, description="too few events make every metric noise")
+
+
+class ModelSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    description: str
+    intended_use: str
+    task: Literal["risk_classification"] = "risk_classification"
+    target: str
+    horizon_years: float = Field(gt=0)
+    features: list[str] = Field(min_length=1)
+    monotone_constraints: dict[str, Literal[-1, 1]] = {}
+    xgboost: XGBoostParams = XGBoostParams()
+    calibration: CalibrationMethod = "sigmoid"
+    split: SplitFractions = SplitFractions()
+    seed: int = 42
+    gates: Gates = Gates()
+
+    @model_validator(mode="after")
+    def _features_are_known(self) -> ModelSpec:
+        unknown = [n for n in self.features if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"features not in the feature registry: {', '.join(unknown)}")
+        if len(set(self.features)) != len(self.features):
+            raise ValueError("features are listed more than once")
+        stray = [n for n in self.monotone_constraints if n not in self.features]
+        if stray:
+            raise ValueError(f"monotone_constraints name features the spec does not use: {', '.join(stray)}")
+        return self
+
+
+class SpecError(ValueError):
+    """A model spec file is unreadable or invalid; the message names the file and the key."""
+
+
+def load_spec(path: Path) -> ModelSpec:
+    """Read and validate a model spec, turning every problem into one readable message."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a model spec is a YAML mapping")
+    try:
+        return ModelSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(spec)'}: {e['msg']}" for e in exc.errors())
+        raise SpecError(f"{path}: {problems}") from exc

@@ -1,0 +1,83 @@
+"""The MLflow side of training: the run, the logged model, the registered version and the alias.
+
+Order matters for safety: a version is registered only after the run has logged everything, it is
+re-downloaded and verified against its manifest, and only then may the alias move. A crash at any
+point therefore leaves the previous champion serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from pmed.bundle import BUNDLE_FILES, MANIFEST_FILE, read_bundle
+from pmed.registry import download_version
+from pmed.settings import Settings
+
+MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
+GATES_TAG = "pmed.gates"
+
+
+@dataclass(frozen=True)
+class LoggedVersion:
+    run_id: str
+    version: str
+
+
+def configure_mlflow(settings: Settings) -> MlflowClient:
+    """Point MLflow at pmed's tracking store and make sure the experiment exists."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_registry_uri)
+    if mlflow.get_experiment_by_name(settings.experiment) is None:
+        mlflow.create_experiment(settings.experiment, artifact_location=settings.artifact_root.as_uri())
+    mlflow.set_experiment(settings.experiment)
+    return MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
+
+
+def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, params: dict[str, Any],
+                     metrics: dict[str, float], tags: dict[str, str], reports: dict[str, Any],
+                     input_example: pd.DataFrame) -> LoggedVersion:
+    """Log one training run with its model bundle and register the model as a new version."""
+    with mlflow.start_run(run_name=f"{model_name}-train") as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifact(str(spec_path), artifact_path="spec")
+        for name, payload in reports.items():
+            mlflow.log_dict(payload, f"reports/{name}.json")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={name: str(bundle_dir / name) for name in (*BUNDLE_FILES, MANIFEST_FILE)},
+            input_example=input_example,
+        )
+        version = mlflow.register_model(info.model_uri, model_name, tags={"pmed.run_id": run.info.run_id})
+    return LoggedVersion(run_id=run.info.run_id, version=str(version.version))
+
+
+def verify_version(client: MlflowClient, model_name: str, version: str) -> None:
+    """Download a registered version and check its bundle exactly as serving will."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = download_version(client, model_name, version, Path(tmp))
+        read_bundle(local)
+
+
+def record_gates(client: MlflowClient, model_name: str, version: str, passed: bool,
+                 details: list[dict[str, Any]]) -> None:
+    client.set_model_version_tag(model_name, version, GATES_TAG, "passed" if passed else "failed")
+    client.set_model_version_tag(model_name, version, "pmed.gate_results", json.dumps(details)[:4000])
+
+
+def set_alias(client: MlflowClient, model_name: str, alias: str, version: str) -> None:
+    client.set_registered_model_alias(model_name, alias, version)
