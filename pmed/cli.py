@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from pmed.settings import Settings
 
@@ -34,6 +35,15 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _settings() -> Settings:
+    """Settings from PMED_* variables; a bad value is named without echoing it (it may be a secret)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        _fail("; ".join(f"PMED_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()))
+        raise  # unreachable: _fail exits
+
+
 @app.command()
 def simulate(
     out: Annotated[Path | None, typer.Option(help="Folder for the raw files [default: PMED_HOME/data/raw/demo]")] = None,
@@ -43,7 +53,7 @@ def simulate(
     """Write a seeded synthetic cohort: VCF, PGS Catalog scoring files, EHR CSVs, questionnaire, truth."""
     from features.simulate import simulate_cohort
 
-    settings = Settings()
+    settings = _settings()
     out = out or settings.demo_raw_dir
     n = patients or settings.demo_patients
     _say(f"simulating {n} patients (seed {seed or settings.seed}) into {out}")
@@ -59,7 +69,7 @@ def build_features(
     """Read raw files, quarantine bad records, write features.parquet and outcomes.parquet."""
     from features.table import build_feature_table
 
-    settings = Settings()
+    settings = _settings()
     raw, out = raw or settings.demo_raw_dir, out or settings.demo_features_dir
     if not raw.is_dir():
         _fail(f"{raw} does not exist (run `pmed simulate` or pass --raw)")
@@ -80,7 +90,7 @@ def train(
     from training.pipeline import train_from_spec
     from training.spec import SpecError
 
-    settings = Settings()
+    settings = _settings()
     try:
         outcome = train_from_spec(spec, features or settings.demo_features_dir, settings, progress=_say)
     except (SpecError, DataError) as exc:
@@ -105,12 +115,32 @@ def promote(
     from training.promote import PromotionError, promote_version
     from training.tracking import configure_mlflow
 
-    client = configure_mlflow(Settings())
+    client = configure_mlflow(_settings())
     try:
         promote_version(client, name, version, alias, force)
     except PromotionError as exc:
         _fail(str(exc))
     _say(f"alias {alias} -> {name} version {version}" + (" (forced)" if force else ""))
+
+
+@app.command("models")
+def list_models() -> None:
+    """List registered models: each version, its gate result, test AUROC and the aliases on it."""
+    from training.tracking import GATES_TAG, configure_mlflow
+
+    client = configure_mlflow(_settings())
+    registered = client.search_registered_models()
+    if not registered:
+        _say("no registered models yet (run `pmed train models/<name>.yaml`)")
+    for model in registered:
+        aliases: dict[str, list[str]] = {}
+        for alias, version in model.aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+        for mv in sorted(client.search_model_versions(f"name='{model.name}'"), key=lambda v: int(v.version)):
+            auroc = client.get_run(mv.run_id).data.metrics.get("auroc") if mv.run_id else None
+            typer.echo(f"{model.name:12} v{mv.version:<4} gates {mv.tags.get(GATES_TAG, '?'):7} "
+                       f"AUROC {auroc if auroc is None else f'{auroc:.3f}'}  "
+                       f"{' '.join('@' + a for a in aliases.get(str(mv.version), []))}")
 
 
 @keys_app.command("create")
@@ -123,7 +153,7 @@ def create_key(
 
     if role not in ROLES:
         _fail(f"role must be one of {', '.join(ROLES)}")
-    key_id, key = issue_key(Settings().keys_file, name, role)  # type: ignore[arg-type]
+    key_id, key = issue_key(_settings().keys_file, name, role)  # type: ignore[arg-type]
     _say(f"key id {key_id} (role {role}); the key, shown once:")
     typer.echo(key)
 
@@ -138,7 +168,7 @@ def serve(
 
     from serving.app import create_app
 
-    settings = Settings()
+    settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on "
          f"http://{host or settings.host}:{port or settings.port} (OpenAPI docs at /docs)")
@@ -156,7 +186,7 @@ def demo(
     from pmed.registry import version_for_alias
     from training.tracking import configure_mlflow
 
-    settings = Settings()
+    settings = _settings()
     if not (settings.demo_raw_dir / "patients.csv").is_file():
         simulate(out=None, patients=None, seed=None)
     else:
