@@ -1,0 +1,1 @@
+"""Readers for EHR extracts: patients, labs (LOINC), diagnoses (ICD-10-CM), medications (RxNorm)."""

@@ -1,0 +1,1 @@
+"""Readers for genetic data: VCF genotypes, PGS Catalog polygenic scores, pharmacogene alleles."""

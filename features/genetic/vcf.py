@@ -1,0 +1,61 @@
+"""Genotypes from a VCF (plain or bgzipped) via cyvcf2, streaming record by record.
+
+Only the sites asked for are kept, so a whole-genome VCF costs one pass and little memory. Positions are
+keyed as (contig without 'chr', position). A site absent from the VCF is a NO-CALL for everyone, not
+homozygous reference: VCFs from sequencing often omit reference sites, and assuming reference would
+silently bias scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from cyvcf2 import VCF
+
+# cyvcf2 gt_types codes: 0 HOM_REF, 1 HET, 2 UNKNOWN, 3 HOM_ALT -> ALT dosage, -1 = no call
+_ALT_DOSAGE = np.array([0, 1, -1, 2], dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class Site:
+    chrom: str
+    pos: int
+    ref: str
+    alts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Genotypes:
+    samples: list[str]
+    sites: dict[tuple[str, int], int]  # (chrom, pos) -> row in alt_dosage
+    records: list[Site]
+    alt_dosage: np.ndarray  # (sites, samples) int8; -1 = no call
+    multiallelic: int  # records skipped because they have more than one ALT allele
+
+
+def site_key(chrom: str, pos: int) -> tuple[str, int]:
+    return (str(chrom).removeprefix("chr"), int(pos))
+
+
+def read_genotypes(path: Path, wanted: set[tuple[str, int]] | None = None) -> Genotypes:
+    """ALT dosages at the wanted biallelic sites (all sites when ``wanted`` is None)."""
+    vcf = VCF(str(path), gts012=False, lazy=True, threads=1)
+    records, rows, sites, multiallelic = [], [], {}, 0
+    try:
+        for variant in vcf:
+            key = site_key(variant.CHROM, variant.POS)
+            if wanted is not None and key not in wanted:
+                continue
+            if len(variant.ALT) != 1:
+                multiallelic += 1
+                continue
+            sites[key] = len(records)
+            records.append(Site(key[0], key[1], variant.REF, tuple(variant.ALT)))
+            rows.append(_ALT_DOSAGE[np.array(variant.gt_types, copy=True)])
+        samples = list(vcf.samples)
+    finally:
+        vcf.close()
+    dosage = np.vstack(rows) if rows else np.empty((0, len(samples)), dtype=np.int8)
+    return Genotypes(samples, sites, records, dosage, multiallelic)

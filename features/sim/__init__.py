@@ -1,0 +1,1 @@
+"""Pieces of the synthetic-cohort simulator (see features/simulate.py and docs/simulator.md)."""

@@ -1,0 +1,108 @@
+"""Turn simulated patients into raw records as a hospital would export them (CSV extracts, VCF, PGS files).
+
+Labs are longitudinal: the most recent measurement before the index date carries the index-date value
+the truth model uses; older ones scatter around it; later ones (which must never leak into features)
+drift away. A share of cholesterol and HbA1c rows use alternative units with exact conversions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LAB_COLUMNS = {  # trait column -> (LOINC, unit, alternative unit, value in alternative unit)
+    "ldl": ("18262-6", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
+    "hdl": ("2085-9", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
+    "total_chol": ("2093-3", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
+    "hba1c": ("4548-4", "%", "mmol/mol", lambda v: ((v - 2.152) / 0.09148).round(0)),
+    "sbp": ("8480-6", "mm[Hg]", None, None),
+    "bmi": ("39156-5", "kg/m2", None, None),
+}
+DAY = np.timedelta64(1, "D")
+
+
+def lab_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, traits: pd.DataFrame) -> pd.DataFrame:
+    """Longitudinal lab rows for every lab in LAB_COLUMNS (about 8% of patients lack a recent value)."""
+    frames = []
+    n = len(ids)
+    for column, (loinc, unit, alt_unit, to_alt) in LAB_COLUMNS.items():
+        value = traits[column].to_numpy(dtype=float)
+        recent = rng.random(n) >= 0.08
+        parts = [
+            (recent, index - rng.integers(0, 3 * 365, n) * DAY, value),  # the index-date value
+            (rng.random(n) < 0.6, index - rng.integers(3 * 365 + 30, 8 * 365, n) * DAY,
+             value * rng.normal(1.0, 0.08, n)),  # older than the 3-year look-back
+            (rng.random(n) < 0.7, index + rng.integers(1, 4 * 365, n) * DAY,
+             value * rng.normal(1.12, 0.08, n)),  # after the index date: must never be used
+        ]
+        for mask, dates, values in parts:
+            frame = pd.DataFrame({"patient_id": ids[mask], "loinc": loinc, "value": np.round(values[mask], 1),
+                                  "unit": unit, "effective_date": dates[mask]})
+            if alt_unit is not None:
+                alt = rng.random(len(frame)) < 0.05
+                frame.loc[alt, "value"] = to_alt(frame.loc[alt, "value"])
+                frame.loc[alt, "unit"] = alt_unit
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def diagnosis_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, traits: pd.DataFrame,
+                   cad_event: np.ndarray, t2d_event: np.ndarray) -> pd.DataFrame:
+    """Prevalent conditions before index, incident outcome events after it, and unrelated codes."""
+    n = len(ids)
+    before = index - rng.integers(30, 10 * 365, n) * DAY
+    cad_code = np.where(rng.random(n) < 0.7, "I25.10", "I21.4")
+    late = ~cad_event & (rng.random(n) < 0.02)  # diagnosed after the 10-year horizon: not an event
+    noise_code = rng.choice(["J45.909", "M54.50", "K21.9", "E78.5"], n)
+    parts = [
+        (traits["hypertension"].to_numpy() == 1, "I10", before),
+        (traits["t2d"].to_numpy() == 1, "E11.9", before - 200 * DAY),
+        (cad_event, cad_code, index + rng.integers(1, 10 * 365, n) * DAY),
+        (late, cad_code, index + rng.integers(10 * 365 + 60, 14 * 365, n) * DAY),
+        (t2d_event, "E11.9", index + rng.integers(1, 5 * 365, n) * DAY),
+        (rng.random(n) < 0.5, noise_code, index + rng.integers(-3000, 3000, n) * DAY),
+    ]
+    return pd.concat([pd.DataFrame({"patient_id": ids[m], "icd10": np.broadcast_to(c, n)[m],
+                                    "onset_date": d[m]}) for m, c, d in parts], ignore_index=True)
+
+
+STATINS = (("83367", "atorvastatin"), ("36567", "simvastatin"), ("301542", "rosuvastatin"))
+ANTIHYPERTENSIVES = (("29046", "lisinopril"), ("17767", "amlodipine"), ("5487", "hydrochlorothiazide"))
+OTHER_DRUGS = (("6809", "metformin"), ("7646", "omeprazole"), ("10582", "levothyroxine"))
+
+
+def medication_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray,
+                    traits: pd.DataFrame) -> pd.DataFrame:
+    """Active prescriptions at index for treated patients, stopped courses, and unrelated drugs."""
+    n = len(ids)
+    start = index - rng.integers(30, 8 * 365, n) * DAY
+    ongoing = np.where(rng.random(n) < 0.5, np.datetime64("NaT"), index + rng.integers(30, 900, n) * DAY)
+    stopped_end = index - rng.integers(30, 365, n) * DAY
+    parts = [
+        (traits["statin"].to_numpy() == 1, STATINS, start, ongoing),
+        (traits["antihypertensive"].to_numpy() == 1, ANTIHYPERTENSIVES, start, ongoing),
+        ((traits["statin"].to_numpy() == 0) & (rng.random(n) < 0.04), STATINS,
+         stopped_end - 400 * DAY, stopped_end),  # a statin course that ended before index
+        (rng.random(n) < 0.3, OTHER_DRUGS, start, ongoing),
+    ]
+    frames = []
+    for mask, drugs, begin, end in parts:
+        pick = rng.integers(0, len(drugs), n)[mask]
+        frames.append(pd.DataFrame({"patient_id": ids[mask], "rxnorm": [drugs[i][0] for i in pick],
+                                    "drug_name": [drugs[i][1] for i in pick],
+                                    "start_date": begin[mask], "end_date": end[mask]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def lifestyle_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray,
+                   traits: pd.DataFrame) -> pd.DataFrame:
+    n = len(ids)
+    frame = pd.DataFrame({
+        "patient_id": ids, "completed_date": index - rng.integers(0, 180, n) * DAY,
+        "smoking_status": traits["smoking_status"], "pack_years": traits["pack_years"],
+        "physical_activity_min_wk": traits["activity"], "alcohol_units_wk": traits["alcohol"],
+        "diet_quality_score": traits["diet"], "sleep_hours": traits["sleep"],
+    })
+    for column in ("physical_activity_min_wk", "alcohol_units_wk", "diet_quality_score", "sleep_hours"):
+        frame[column] = frame[column].astype(object).where(rng.random(n) >= 0.03, "")  # unanswered
+    return frame

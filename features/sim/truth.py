@@ -1,0 +1,47 @@
+"""The ground-truth risk model of the simulated cohort. Every coefficient here is documented in
+docs/simulator.md; change one, change the other.
+
+Both outcomes are logistic in the patient's values AT THE INDEX DATE, the same values the raw files
+record as the most recent measurement before the index date. A model that sees the feature table can
+therefore, in principle, reach the oracle (the true risk), apart from the few values that are missing.
+
+CAD, 10 years (log-odds):
+    -3.0 + 0.065 (age - 55) + 0.55 male + 0.011 (LDL - 120) - 0.018 (HDL - 50) + 0.018 (SBP - 125)
+    + 0.65 current smoker + 0.55 T2D - 0.25 statin - 0.0015 (activity - 150) + 0.45 CAD-PRS(z)
+    + 0.004 (LDL - 120) * CAD-PRS(z)          [genetic risk amplifies the LDL effect]
+    - 0.02 (age - 55) * current smoker        [smoking matters relatively more when young]
+T2D, 5 years, patients without T2D at index (log-odds):
+    -3.1 + 0.13 (BMI - 27) + 1.6 (HbA1c - 5.4) + 0.025 (age - 55) + 0.45 T2D-PRS(z)
+    - 0.002 (activity - 150) - 0.12 (diet - 5.5) + 0.25 hypertension
+    + 0.05 (BMI - 27) * T2D-PRS(z)            [genetic risk amplifies the BMI effect]
+PRS(z) is the weighted effect-allele sum standardised to mean 0, SD 1 over the simulated cohort.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def cad_10y_logit(t: pd.DataFrame) -> np.ndarray:
+    smoker = t["current_smoker"]
+    return (-3.0 + 0.065 * (t["age"] - 55) + 0.55 * t["male"] + 0.011 * (t["ldl"] - 120)
+            - 0.018 * (t["hdl"] - 50) + 0.018 * (t["sbp"] - 125) + 0.65 * smoker + 0.55 * t["t2d"]
+            - 0.25 * t["statin"] - 0.0015 * (t["activity"] - 150) + 0.45 * t["cad_prs_z"]
+            + 0.004 * (t["ldl"] - 120) * t["cad_prs_z"] - 0.02 * (t["age"] - 55) * smoker).to_numpy()
+
+
+def t2d_5y_logit(t: pd.DataFrame) -> np.ndarray:
+    return (-3.1 + 0.13 * (t["bmi"] - 27) + 1.6 * (t["hba1c"] - 5.4) + 0.025 * (t["age"] - 55)
+            + 0.45 * t["t2d_prs_z"] - 0.002 * (t["activity"] - 150) - 0.12 * (t["diet"] - 5.5)
+            + 0.25 * t["hypertension"] + 0.05 * (t["bmi"] - 27) * t["t2d_prs_z"]).to_numpy()
+
+
+def true_risks(traits: pd.DataFrame) -> pd.DataFrame:
+    """True probabilities; NaN for T2D where the patient already has it (not at risk)."""
+    t2d = np.where(traits["t2d"] == 1, np.nan, sigmoid(t2d_5y_logit(traits)))
+    return pd.DataFrame({"true_risk_cad_10y": sigmoid(cad_10y_logit(traits)), "true_risk_t2d_5y": t2d})

@@ -1,0 +1,111 @@
+"""Build the patient-level feature table from a folder of raw files.
+
+Outputs (``out_dir``):
+- ``features.parquet``: patient_key, index_date, then every registry feature in registry order (float64,
+  NaN = missing). index_date stays because it is the reference date the features describe.
+- ``outcomes.parquet``: patient_key, one nullable label per outcome (NA = not at risk), and the cohort
+  columns used for subgroup reporting (sex, ancestry, site, age_band); on simulated data also the true
+  risks from truth.csv.
+Neither file holds a patient identifier or date of birth; the id -> key link lives in ``link_path``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.ehr.conditions import read_diagnoses
+from features.ehr.labs import read_labs
+from features.ehr.medications import read_medications
+from features.ehr.patients import read_patients
+from features.genetic.pgx import allele_counts, wanted_pgx_sites
+from features.genetic.prs import ScoreResult, read_scoring_file, score, wanted_sites
+from features.genetic.vcf import read_genotypes
+from features.lifestyle import read_lifestyle
+from features.outcomes import OUTCOMES, label
+from features.pseudonyms import assign_keys
+from features.quarantine import Quarantine, SourceCounts
+from features.registry import FEATURES
+
+PRS_FEATURES = {"cad_prs_sum": "pgs_cad.txt", "t2d_prs_sum": "pgs_t2d.txt"}
+AGE_BANDS = [0, 45, 55, 65, 75, 200]
+AGE_LABELS = ["<45", "45-54", "55-64", "65-74", "75+"]
+
+
+@dataclass
+class BuildReport:
+    sources: list[SourceCounts]
+    patients_out: int
+    prs: dict[str, dict[str, int]]
+    quarantine_path: Path
+    outputs: list[Path] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"{'source':18} {'rows in':>9} {'used':>9} {'ignored':>9} {'quarantined':>11}"]
+        for s in self.sources:
+            lines.append(f"{s.source_file:18} {s.rows_in:9d} {s.rows_used:9d} {s.rows_ignored:9d} "
+                         f"{s.rows_quarantined:11d}")
+            lines += [f"{'':18}   ignored: {n} {reason}" for reason, n in s.ignored.most_common()]
+        lines += [f"{name}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+                  for name, counts in self.prs.items()]
+        quarantined = sum(s.rows_quarantined for s in self.sources)
+        lines.append(f"{self.patients_out} patients -> {', '.join(str(p) for p in self.outputs)}")
+        lines.append(f"{quarantined} records quarantined -> {self.quarantine_path}")
+        return lines
+
+
+def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantine_path: Path) -> BuildReport:
+    quarantine = Quarantine()
+    patients, patient_counts = read_patients(raw_dir / "patients.csv", quarantine)
+    labs, lab_counts = read_labs(raw_dir / "labs.csv", patients, quarantine)
+    flags, events, dx_counts = read_diagnoses(raw_dir / "diagnoses.csv", patients, quarantine)
+    drugs, drug_counts = read_medications(raw_dir / "medications.csv", patients, quarantine)
+    lifestyle, lifestyle_counts = read_lifestyle(raw_dir / "lifestyle.csv", patients, quarantine)
+    genetic, prs_results = _genetic_features(raw_dir, patients.index)
+    table = pd.concat([patients[["age_years", "sex_male"]].astype(float), labs, flags, drugs, lifestyle, genetic],
+                      axis=1)
+    keys = assign_keys(patients.index, link_path)
+    features = table.reindex(columns=[f.name for f in FEATURES]).astype("float64")
+    features.insert(0, "index_date", patients["index_date"])
+    features.insert(0, "patient_key", keys)
+    outcomes = _outcomes(raw_dir, patients, events, keys)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = [out_dir / "features.parquet", out_dir / "outcomes.parquet"]
+    features.reset_index(drop=True).to_parquet(outputs[0], index=False)
+    outcomes.reset_index(drop=True).to_parquet(outputs[1], index=False)
+    quarantine.write(quarantine_path)
+    return BuildReport([patient_counts, lab_counts, dx_counts, drug_counts, lifestyle_counts],
+                       len(features), {r.pgs_id: r.counts() for r in prs_results}, quarantine_path, outputs)
+
+
+def _genetic_features(raw_dir: Path, patient_ids: pd.Index) -> tuple[pd.DataFrame, list[ScoreResult]]:
+    vcf = raw_dir / "genotypes.vcf"
+    if not vcf.is_file():
+        vcf = raw_dir / "genotypes.vcf.gz"
+    if not vcf.is_file():
+        return pd.DataFrame(index=patient_ids), []
+    scores = {name: read_scoring_file(raw_dir / file) for name, file in PRS_FEATURES.items()
+              if (raw_dir / file).is_file()}
+    genotypes = read_genotypes(vcf, wanted_sites(list(scores.values())) | wanted_pgx_sites())
+    results = {name: score(genotypes, scoring) for name, scoring in scores.items()}
+    genetic = pd.concat([allele_counts(genotypes), *(r.sums.rename(n) for n, r in results.items())], axis=1)
+    return genetic.reindex(patient_ids), list(results.values())
+
+
+def _outcomes(raw_dir: Path, patients: pd.DataFrame, events: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    outcomes = pd.DataFrame({"patient_key": keys}, index=patients.index)
+    for name, outcome in OUTCOMES.items():
+        outcomes[name] = label(outcome, events, patients)
+    outcomes["sex"] = patients["sex"]
+    outcomes["ancestry"] = patients["ancestry"]
+    outcomes["site"] = patients["site"]
+    outcomes["age_band"] = pd.cut(patients["age_years"], AGE_BANDS, right=False, labels=AGE_LABELS).astype(str)
+    truth_path = raw_dir / "truth.csv"
+    if truth_path.is_file():
+        truth = pd.read_csv(truth_path, dtype={"patient_id": str}).set_index("patient_id")
+        outcomes = outcomes.join(truth[[c for c in truth.columns if c.startswith("true_risk_")]])
+    return outcomes.astype({n: "Int8" for n in OUTCOMES}).assign(
+        **{c: outcomes[c].astype(np.float64) for c in outcomes.columns if c.startswith("true_risk_")})

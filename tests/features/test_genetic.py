@@ -1,0 +1,89 @@
+"""VCF reading, PGS Catalog scores and PGx counts on tiny hand-written files with known answers."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.genetic.pgx import allele_counts
+from features.genetic.prs import ScoreError, read_scoring_file, score, wanted_sites
+from features.genetic.vcf import read_genotypes
+from features.simulate import SimulationSummary
+
+VCF = """##fileformat=VCFv4.2
+##contig=<ID=chr1>
+##contig=<ID=chr10>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3
+chr1\t100\trs1\tA\tG\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1
+chr1\t200\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t./.\t1/1
+chr1\t300\trs3\tG\tA,C\t.\tPASS\t.\tGT\t0/1\t0/2\t1/1
+chr10\t94781859\trs4244285\tG\tA\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0
+chr10\t94780653\trs4986893\tG\tA\t.\tPASS\t.\tGT\t0/0\t0/0\t./.
+"""
+SCORE = """###PGS CATALOG SCORING FILE
+#format_version=2.0
+#pgs_id=PGS_TEST
+#genome_build=GRCh38
+#license=CC0
+rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight
+rs1\t1\t100\tG\tA\t0.5
+rs2\t1\t200\tC\tT\t0.25
+rs9\t1\t900\tT\tC\t1.0
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "g.vcf").write_text(VCF)
+    (tmp_path / "s.txt.gz").write_bytes(gzip.compress(SCORE.encode()))
+    return tmp_path / "g.vcf", tmp_path / "s.txt.gz"
+
+
+def test_score_sums_effect_dosages_times_weights(files: tuple[Path, Path]) -> None:
+    scoring = read_scoring_file(files[1])
+    assert scoring.pgs_id == "PGS_TEST" and scoring.header["license"] == "CC0"
+    genotypes = read_genotypes(files[0], wanted_sites([scoring]))
+    assert genotypes.multiallelic == 0  # rs3 is not wanted, so it is not even looked at
+    result = score(genotypes, scoring, min_overlap=0.5)
+    # rs1: effect G = ALT -> dosages 0,1,2; rs2: effect C = REF -> 2 - ALT dosage: 1, (missing), 0
+    assert result.sums.to_dict() == pytest.approx({"S1": 0.25, "S2": 0.5, "S3": 1.0})
+    assert result.missing_calls.to_dict() == {"S1": 0, "S2": 1, "S3": 0}
+    assert result.counts() == {"matched": 1, "matched (effect allele is REF)": 1, "missing from VCF": 1}
+
+
+def test_low_overlap_fails_the_score(files: tuple[Path, Path]) -> None:
+    scoring = read_scoring_file(files[1])
+    with pytest.raises(ScoreError, match="only 67% of 3 variants"):
+        score(read_genotypes(files[0], wanted_sites([scoring])), scoring)
+
+
+def test_multiallelic_sites_are_skipped_and_counted(files: tuple[Path, Path]) -> None:
+    genotypes = read_genotypes(files[0])
+    assert genotypes.multiallelic == 1 and len(genotypes.records) == 4
+
+
+def test_pgx_counts_flag_partial_calls_as_missing(files: tuple[Path, Path]) -> None:
+    counts = allele_counts(read_genotypes(files[0]))
+    assert counts.loc["S1", "cyp2c19_no_function_alleles"] == 1
+    assert counts.loc["S2", "cyp2c19_no_function_alleles"] == 2
+    assert np.isnan(counts.loc["S3", "cyp2c19_no_function_alleles"])  # *3 uncalled: not guessed as *1
+    assert counts["vkorc1_1639a_alleles"].isna().all()  # site absent from the VCF = no call
+
+
+def test_simulated_vcf_gives_the_true_score_where_fully_called(cohort: tuple[Path, SimulationSummary]) -> None:
+    raw = cohort[0]
+    scoring = read_scoring_file(raw / "pgs_cad.txt")
+    genotypes = read_genotypes(raw / "genotypes.vcf", wanted_sites([scoring]))
+    result = score(genotypes, scoring)
+    assert set(result.counts()) == {"matched", "matched (effect allele is REF)"}  # every variant matched
+    rows = [genotypes.sites[(c, p)] for c, p in zip(scoring.variants["chrom"], scoring.variants["pos"])]
+    dosage = genotypes.alt_dosage[rows]
+    complete = (dosage >= 0).all(axis=0)
+    flip = (scoring.variants["effect_allele"] != [genotypes.records[r].alts[0] for r in rows]).to_numpy()
+    expected = scoring.variants["effect_weight"].to_numpy() @ np.where(flip[:, None], 2 - dosage, dosage)
+    assert complete.mean() > 0.3
+    np.testing.assert_allclose(result.sums.to_numpy()[complete], expected[complete], rtol=1e-12)

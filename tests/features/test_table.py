@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.registry import FEATURES
+from features.simulate import SimulationSummary
+from features.table import BuildReport, build_feature_table
+
+
+def test_columns_are_the_registry_in_order(built: tuple[Path, BuildReport]) -> None:
+    features = pd.read_parquet(built[0] / "features" / "features.parquet")
+    assert list(features.columns) == ["patient_key", "index_date", *[f.name for f in FEATURES]]
+    assert features["patient_key"].is_unique
+
+
+def test_values_respect_registry_ranges(built: tuple[Path, BuildReport]) -> None:
+    features = pd.read_parquet(built[0] / "features" / "features.parquet")
+    for f in FEATURES:
+        values = features[f.name].dropna()
+        assert values.between(f.min, f.max).all(), f.name
+        assert features[f.name].notna().mean() > 0.8, f.name
+
+
+def test_no_identifier_reaches_the_tables(cohort: tuple[Path, SimulationSummary],
+                                          built: tuple[Path, BuildReport]) -> None:
+    ids = set(pd.read_csv(cohort[0] / "patients.csv", dtype=str)["patient_id"])
+    for name in ("features.parquet", "outcomes.parquet"):
+        table = pd.read_parquet(built[0] / "features" / name)
+        assert "patient_id" not in table.columns and "birth_date" not in table.columns
+        cells = set(table.astype(str).to_numpy().ravel())
+        assert not cells & ids, name
+
+
+def test_every_record_is_used_ignored_or_quarantined(built: tuple[Path, BuildReport]) -> None:
+    report = built[1]
+    for source in report.sources:
+        assert source.rows_in == source.rows_used + source.rows_ignored + source.rows_quarantined
+    quarantine = pd.read_csv(report.quarantine_path)
+    assert len(quarantine) == sum(s.rows_quarantined for s in report.sources) > 0
+    assert list(quarantine.columns) == ["source_file", "row", "field", "rule"]
+    assert quarantine["rule"].str.len().gt(5).all()
+
+
+def test_quarantine_points_at_the_bad_line_without_copying_it(cohort: tuple[Path, SimulationSummary],
+                                                             built: tuple[Path, BuildReport]) -> None:
+    quarantine = pd.read_csv(built[1].quarantine_path)
+    labs = (cohort[0] / "labs.csv").read_text().splitlines()
+    bad_value = quarantine[quarantine["rule"] == "value is not a number"]
+    assert len(bad_value) > 0
+    for row in bad_value["row"]:
+        assert labs[row - 1].split(",")[2] == "n/a"  # row is the 1-based line number in the file
+    text = built[1].quarantine_path.read_text()
+    assert "MRN" not in text and "n/a" not in text
+
+
+def test_pseudonyms_are_stable_across_builds(cohort: tuple[Path, SimulationSummary],
+                                             built: tuple[Path, BuildReport], tmp_path: Path) -> None:
+    out = built[0]
+    build_feature_table(cohort[0], tmp_path / "again", out / "links.csv", tmp_path / "q.csv")
+    first = pd.read_parquet(out / "features" / "features.parquet")
+    second = pd.read_parquet(tmp_path / "again" / "features.parquet")
+    pd.testing.assert_frame_equal(first, second)
+    other = build_feature_table(cohort[0], tmp_path / "fresh", tmp_path / "other-links.csv", tmp_path / "q2.csv")
+    fresh = pd.read_parquet(other.outputs[0])
+    assert not set(fresh["patient_key"]) & set(first["patient_key"])  # random, not derived from the id
+
+
+def test_outcome_labels_match_the_simulated_events(built: tuple[Path, BuildReport]) -> None:
+    outcomes = pd.read_parquet(built[0] / "features" / "outcomes.parquet")
+    features = pd.read_parquet(built[0] / "features" / "features.parquet")
+    at_risk = outcomes["t2d_5y"].notna()
+    assert (features.loc[~at_risk.to_numpy(), "t2d_dx"] == 1).all()  # prevalent T2D: not at risk
+    assert outcomes["cad_10y"].notna().all()  # primary-prevention cohort
+    for name in ("cad_10y", "t2d_5y"):
+        y, risk = outcomes[name].dropna().astype(int), outcomes.loc[outcomes[name].notna(), f"true_risk_{name}"]
+        assert abs(y.mean() - risk.mean()) < 0.03
+    assert set(outcomes["age_band"]) <= {"<45", "45-54", "55-64", "65-74", "75+"}
