@@ -46,7 +46,8 @@ def _settings() -> Settings:
 
 @app.command()
 def simulate(
-    out: Annotated[Path | None, typer.Option(help="Folder for the raw files [default: PMED_HOME/data/raw/demo]")] = None,
+    out: Annotated[Path | None,
+                   typer.Option(help="Folder for the raw files [default: PMED_HOME/data/raw/demo]")] = None,
     patients: Annotated[int | None, typer.Option(help="Cohort size [default: PMED_DEMO_PATIENTS]")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: PMED_SEED]")] = None,
 ) -> None:
@@ -181,8 +182,6 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API at the end")] = True,
 ) -> None:
     """`make run`: simulate, build features, train and promote both models, then serve (reusing what exists)."""
-    from features.simulate import simulate_cohort
-    from features.table import build_feature_table
     from pmed.registry import version_for_alias
     from training.tracking import configure_mlflow
 

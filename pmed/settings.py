@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     serve_alias: str = Field("champion", description="Registry alias the API serves")
     max_batch_patients: int = Field(1000, ge=1, description="Most patients in one predict call")
     demo_api_key: SecretStr | None = Field(None, description="Key `make run` registers for the demo")
-    demo_patients: int = Field(20_000, ge=200, description="Size of the demo cohort")
+    demo_patients: int = Field(40_000, ge=200, description="Size of the demo cohort")
     seed: int = Field(20261128, description="Seed for the demo cohort")
 
     @field_validator("demo_api_key")

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_cad_model_is_within_002_auroc_of_the_oracle(settings: Settings, tmp_path: Path) -> None:
-    simulate_cohort(tmp_path / "raw", 20_000, 20261128)
+    simulate_cohort(tmp_path / "raw", 40_000, 20261128)  # the demo size: gap 0.009 +- 0.002 over splits
     build_feature_table(tmp_path / "raw", tmp_path / "features", tmp_path / "links.csv", tmp_path / "q.csv")
     outcome = train_from_spec(REPO / "models" / "cad_risk.yaml", tmp_path / "features", settings)
     metrics = MlflowClient(settings.mlflow_tracking_uri).get_run(outcome.run_id).data.metrics

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from features.ehr.labs import read_labs
 from features.ehr.patients import read_patients
 from features.quarantine import Quarantine
 
-PATIENTS = "patient_id,birth_date,sex,index_date,ancestry,site\nA,1960-05-01,M,2015-06-30,EUR,s1\nB,1950-01-01,F,2014-01-15,AFR,s2\n"
+PATIENTS = ("patient_id,birth_date,sex,index_date,ancestry,site\n"
+            "A,1960-05-01,M,2015-06-30,EUR,s1\nB,1950-01-01,F,2014-01-15,AFR,s2\n")
 BASE_LABS = [
     ("A", "18262-6", "150", "mg/dL", "2015-01-10"),
     ("A", "18262-6", "3.1", "mmol/L", "2015-06-30"),  # most recent, on the index date, in mmol/L
@@ -70,7 +72,8 @@ def test_values_after_the_index_date_never_change_features(tmp_path: Path, later
     pd.testing.assert_frame_equal(baseline, with_future)
 
 
-junk = st.one_of(st.text(st.characters(blacklist_characters="\r\n"), max_size=8), st.sampled_from(["", "n/a", "2015-02-30", "1e999", "-5", "MRN1"]))
+junk = st.one_of(st.text(st.characters(blacklist_characters="\r\n"), max_size=8),  # a CR/LF would split the row
+                 st.sampled_from(["", "n/a", "2015-02-30", "1e999", "-5", "MRN1"]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,10 +9,10 @@ from mlflow import MlflowClient
 
 from pmed.registry import version_for_alias
 from pmed.settings import Settings
+from tests.conftest import write_feature_table  # noqa: E402  (importlib mode: tests is a namespace)
 from training.pipeline import train_from_spec
 from training.promote import PromotionError, promote_version
 from training.tracking import configure_mlflow
-from tests.conftest import write_feature_table  # noqa: E402  (importlib mode: tests is a namespace)
 
 REPO = Path(__file__).resolve().parents[2]
 

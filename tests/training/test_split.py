@@ -1,5 +1,6 @@
 import pandas as pd
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from training.spec import SplitFractions
 from training.split import split_patients
