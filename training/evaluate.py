@@ -8,12 +8,15 @@ are too extreme), and calibration-in-the-large is the intercept with logit(p) as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 _EPS = 1e-12
+Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -36,21 +39,25 @@ def calibration_intercept(y: np.ndarray, risk: np.ndarray) -> float:
     return float(minimize_scalar(negative_log_likelihood, bounds=(-10, 10), method="bounded").x)
 
 
-def bootstrap_auroc_ci(y: np.ndarray, risk: np.ndarray, seed: int, n_boot: int = 200) -> tuple[float, float]:
+def bootstrap_ci(y: np.ndarray, risk: np.ndarray, metric: Metric, seed: int,
+                 n_boot: int = 200) -> tuple[float, float]:
     """Percentile 95% interval over patient resamples (resamples without both classes are skipped)."""
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(n_boot):
         idx = rng.integers(0, len(y), len(y))
         if 0 < y[idx].sum() < len(idx):
-            values.append(roc_auc_score(y[idx], risk[idx]))
+            values.append(metric(y[idx], risk[idx]))
+    if not values:
+        return float("nan"), float("nan")
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
 
 
-def evaluate_risk(y: np.ndarray, risk: np.ndarray, seed: int) -> dict[str, float]:
-    """The headline metrics of a risk model on one set of patients."""
-    low, high = bootstrap_auroc_ci(y, risk, seed)
+def evaluate_risk(y: np.ndarray, risk: np.ndarray, seed: int, n_boot: int = 200) -> dict[str, float]:
+    """The headline metrics of a risk model on one set of patients, with bootstrap 95% CIs."""
+    auroc_low, auroc_high = bootstrap_ci(y, risk, roc_auc_score, seed, n_boot)
+    auprc_low, auprc_high = bootstrap_ci(y, risk, average_precision_score, seed, n_boot)
     brier = float(brier_score_loss(y, risk))
     prevalence = float(y.mean())
     return {
@@ -59,10 +66,28 @@ def evaluate_risk(y: np.ndarray, risk: np.ndarray, seed: int) -> dict[str, float
         "event_rate": prevalence,
         "mean_risk": float(risk.mean()),
         "auroc": float(roc_auc_score(y, risk)),
-        "auroc_ci_low": low,
-        "auroc_ci_high": high,
+        "auroc_ci_low": auroc_low,
+        "auroc_ci_high": auroc_high,
+        "auprc": float(average_precision_score(y, risk)),
+        "auprc_ci_low": auprc_low,
+        "auprc_ci_high": auprc_high,
         "brier": brier,
         "scaled_brier": 1.0 - brier / max(prevalence * (1 - prevalence), _EPS),
         "calibration_slope": calibration_slope(y, risk),
         "calibration_intercept": calibration_intercept(y, risk),
     }
+
+
+def net_benefit(y: np.ndarray, risk: np.ndarray, thresholds: np.ndarray) -> dict[str, list[float]]:
+    """Decision curve: net benefit of treating patients above each threshold, against treat-all.
+
+    NB(t) = TP/N - FP/N * t/(1-t); treat-none is 0 at every threshold.
+    """
+    n, prevalence = len(y), float(y.mean())
+    model, treat_all = [], []
+    for t in thresholds:
+        treat = risk >= t
+        odds = t / (1 - t)
+        model.append(float((treat & (y == 1)).sum() / n - (treat & (y == 0)).sum() / n * odds))
+        treat_all.append(prevalence - (1 - prevalence) * odds)
+    return {"threshold": [float(t) for t in thresholds], "model": model, "treat_all": treat_all}

@@ -6,6 +6,7 @@ patients. Any exception before registration leaves the registry untouched.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -16,14 +17,18 @@ import mlflow
 import pandas as pd
 import sklearn
 import xgboost
+from mlflow import MlflowClient
 
 from pmed.bundle import write_bundle
+from pmed.registry import version_for_alias
 from pmed.settings import Settings
 from training import tracking
+from training.card import card_sections, render_html, render_markdown
+from training.champion import champion_test_auroc
 from training.data import data_fingerprint, describe_features, load_training_data
-from training.evaluate import evaluate_risk
 from training.fit import FittedModel, TrainingData, fit_model
 from training.gates import GateResult, all_passed, check_gates
+from training.report import Evaluation, evaluate_model
 from training.spec import ModelSpec, load_spec
 from training.split import Split, split_patients
 
@@ -50,20 +55,28 @@ def train_from_spec(spec_path: Path, features_dir: Path, settings: Settings,
     progress(f"{len(data.y)} patients at risk: train {len(split.train)}, validation {len(split.validation)}, "
              f"test {len(split.test)}; fitting XGBoost with early stopping")
     fitted = fit_model(spec, data, split)
-    metrics = held_out_metrics(spec, data, split, fitted)
-    gates = check_gates(spec.gates, metrics)
-    progress(f"test AUROC {metrics['auroc']:.3f} (95% CI {metrics['auroc_ci_low']:.3f}-"
-             f"{metrics['auroc_ci_high']:.3f}), calibration slope {metrics['calibration_slope']:.2f}"
-             + (f", oracle AUROC {metrics['oracle_auroc']:.3f}" if "oracle_auroc" in metrics else ""))
     client = tracking.configure_mlflow(settings)
     with tempfile.TemporaryDirectory() as tmp:
-        bundle_dir = Path(tmp) / "bundle"
+        work = Path(tmp)
+        progress("evaluating on held-out patients: metrics with bootstrap CIs, baselines, subgroups, decision curve")
+        evaluation = evaluate_model(spec, data, split, fitted, work / "figures")
+        metrics = evaluation.metrics
+        gates = check_gates(spec.gates, metrics, _champion_auroc(client, spec, features_dir, data, split))
+        progress(f"test AUROC {metrics['auroc']:.3f} (95% CI {metrics['auroc_ci_low']:.3f}-"
+                 f"{metrics['auroc_ci_high']:.3f}), calibration slope {metrics['calibration_slope']:.2f}"
+                 + (f", oracle AUROC {metrics['oracle_auroc']:.3f}" if "oracle_auroc" in metrics else "")
+                 + "".join(f", {k.removesuffix('.auroc')} {v:.3f}" for k, v in metrics.items()
+                           if k.endswith(".auroc") and not k.startswith("subgroup")))
         feature_spec = feature_spec_for(spec, data, split)
-        write_bundle(bundle_dir, fitted.booster, fitted.calibrator, feature_spec)
+        tags = run_tags(spec, features_dir)
+        card = write_card(work / "card", spec, evaluation, gates, tags, feature_spec["features"])
+        write_bundle(work / "bundle", fitted.booster, fitted.calibrator, feature_spec)
         logged = tracking.log_and_register(
-            model_name=spec.name, bundle_dir=bundle_dir, spec_path=spec_path,
-            params=run_params(spec, fitted), metrics=metrics,
-            tags=run_tags(spec, features_dir), reports={"gates": [g.model_dump() for g in gates]},
+            model_name=spec.name, bundle_dir=work / "bundle", spec_path=spec_path,
+            params=run_params(spec, fitted), metrics=mlflow_safe(metrics), tags=tags,
+            reports={"gates": [g.model_dump() for g in gates], "evaluation": evaluation.report},
+            files={"evaluation/figures": evaluation.figures, "model_card": card,
+                   "model_card/figures": evaluation.figures},  # the Markdown card links figures/*.png
             input_example=pd.DataFrame([{f["name"]: f["example"] for f in feature_spec["features"]}]),
         )
     tracking.verify_version(client, spec.name, logged.version)
@@ -74,18 +87,34 @@ def train_from_spec(spec_path: Path, features_dir: Path, settings: Settings,
     return TrainingOutcome(spec.name, logged.run_id, logged.version, metrics, gates, promoted=passed)
 
 
-def held_out_metrics(spec: ModelSpec, data: TrainingData, split: Split, fitted: FittedModel) -> dict[str, float]:
-    """Test-set metrics, plus the oracle's when the cohort carries true risks (simulated data)."""
-    y_test = data.y[split.test]
-    metrics = evaluate_risk(y_test, fitted.risk(data.X[split.test]), spec.seed)
-    metrics["best_iteration"] = float(fitted.best_iteration)
-    truth = f"true_risk_{spec.target}"
-    if truth in data.cohort.columns:
-        oracle = evaluate_risk(y_test, data.cohort[truth].to_numpy()[split.test], spec.seed)
-        metrics["oracle_auroc"] = oracle["auroc"]
-        metrics["oracle_brier"] = oracle["brier"]
-        metrics["auroc_gap_to_oracle"] = oracle["auroc"] - metrics["auroc"]
-    return metrics
+def _champion_auroc(client: MlflowClient, spec: ModelSpec, features_dir: Path, data: TrainingData,
+                    split: Split) -> float | None:
+    champion = version_for_alias(client, spec.name, CHAMPION)
+    if champion is None or spec.gates.max_auroc_drop_vs_champion is None:
+        return None
+    return champion_test_auroc(client, spec.name, str(champion.version), features_dir, data.keys.iloc[split.test],
+                               data.y[split.test])
+
+
+def write_card(folder: Path, spec: ModelSpec, evaluation: Evaluation, gates: list[GateResult],
+               tags: dict[str, str], features: list[dict[str, object]]) -> list[Path]:
+    """model_card.md (+ its figures) and a self-contained model_card.html."""
+    context = {"fingerprint": tags["pmed.data_fingerprint"], "git SHA": tags["pmed.git_sha"],
+               "seed": tags["pmed.seed"], "xgboost": tags["pmed.version.xgboost"],
+               "data_origin": "simulated cohort with known true risks" if "oracle" in evaluation.report["test"]
+               else "user-provided cohort"}
+    sections = card_sections(spec, evaluation.report, gates, context, evaluation.figures, features)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model_card.md").write_text(render_markdown(spec.name, sections), encoding="utf-8")
+    (folder / "model_card.html").write_text(render_html(spec.name, sections), encoding="utf-8")
+    return [folder / "model_card.md", folder / "model_card.html"]
+
+
+def mlflow_safe(metrics: dict[str, float]) -> dict[str, float]:
+    """MLflow metric names allow letters, digits and _-. /; subgroup levels such as '<45' or '75+' do not."""
+    def clean(name: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_\-. /]", "_", name.replace("<", "under").replace("+", "plus"))
+    return {clean(k): v for k, v in metrics.items() if v == v}  # NaN metrics are left out
 
 
 def feature_spec_for(spec: ModelSpec, data: TrainingData, split: Split) -> dict[str, object]:

@@ -51,6 +51,10 @@ class Gates(_Strict):
     calibration_slope: tuple[float, float] = (0.8, 1.2)
     max_brier: float = Field(1.0, gt=0, le=1)
     min_test_events: int = Field(20, ge=1, description="too few events make every metric noise")
+    min_subgroup_auroc: float = Field(0.0, ge=0, le=1, description="worst AUROC over reported subgroups")
+    max_auroc_drop_vs_champion: float | None = Field(
+        0.02, ge=0, description="the new version may trail the current champion by at most this AUROC on the "
+                                "same test patients; null disables the comparison")
 
 
 class ModelSpec(_Strict):
@@ -67,6 +71,10 @@ class ModelSpec(_Strict):
     split: SplitFractions = SplitFractions()
     seed: int = 42
     gates: Gates = Gates()
+    subgroups: list[str] = ["sex", "ancestry", "age_band"]
+    decision_thresholds: tuple[float, float] = Field((0.05, 0.30), description="net-benefit threshold range")
+    baselines: list[Literal["logistic_regression", "pooled_cohort_equations"]] = ["logistic_regression"]
+    limitations: str = ""
 
     @model_validator(mode="after")
     def _features_are_known(self) -> ModelSpec:

@@ -47,7 +47,7 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
 
 def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, params: dict[str, Any],
                      metrics: dict[str, float], tags: dict[str, str], reports: dict[str, Any],
-                     input_example: pd.DataFrame) -> LoggedVersion:
+                     files: dict[str, list[Path]], input_example: pd.DataFrame) -> LoggedVersion:
     """Log one training run with its model bundle and register the model as a new version."""
     with mlflow.start_run(run_name=f"{model_name}-train") as run:
         mlflow.set_tags(tags)
@@ -56,6 +56,9 @@ def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, para
         mlflow.log_artifact(str(spec_path), artifact_path="spec")
         for name, payload in reports.items():
             mlflow.log_dict(payload, f"reports/{name}.json")
+        for folder, paths in files.items():
+            for path in paths:
+                mlflow.log_artifact(str(path), artifact_path=folder)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(MODEL_CODE),

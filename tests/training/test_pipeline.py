@@ -102,3 +102,37 @@ def test_missing_feature_column_names_file_and_column(settings: Settings, featur
     table.to_parquet(feature_dir / "features.parquet")
     with pytest.raises(DataError, match=r"features.parquet.*sbp_mm_hg"):
         train_from_spec(_spec(tmp_path), feature_dir, settings)
+
+
+def test_run_carries_the_evidence_a_reviewer_asks_for(settings: Settings, feature_dir: Path, tmp_path: Path) -> None:
+    outcome = train_from_spec(_spec(tmp_path), feature_dir, settings)
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    metrics = client.get_run(outcome.run_id).data.metrics
+    for name in ("auprc", "auprc_ci_low", "scaled_brier", "calibration_intercept", "logistic_regression.auroc",
+                 "pooled_cohort_equations.auroc", "oracle.auroc", "worst_subgroup_auroc", "subgroup.sex.F.auroc",
+                 "subgroup_gap.sex"):
+        assert name in metrics, name
+    logged = {a.path for folder in ("model_card", "evaluation/figures", "reports")
+              for a in client.list_artifacts(outcome.run_id, folder)}
+    assert {"model_card/model_card.md", "model_card/model_card.html", "evaluation/figures/calibration.png",
+            "evaluation/figures/decision_curve.png", "reports/evaluation.json"} <= logged
+    card = Path(mlflow.artifacts.download_artifacts(run_id=outcome.run_id, artifact_path="model_card/model_card.md",
+                                                    tracking_uri=settings.mlflow_tracking_uri)).read_text()
+    for heading in ("Intended use", "Outcome and horizon", "Predictors", "Subgroups", "Largest gap", "Limitations"):
+        assert heading in card, heading
+    assert f"{metrics['auroc']:.3f}" in card
+
+
+def test_a_version_worse_than_the_champion_is_not_promoted(settings: Settings, feature_dir: Path,
+                                                           tmp_path: Path) -> None:
+    champion = train_from_spec(_spec(tmp_path), feature_dir, settings)
+    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw.update(features=["sex_male", "sleep_hours"], monotone_constraints={}, baselines=[])
+    raw["gates"].update(min_auroc=0.5, calibration_slope=[0.0, 10.0], min_subgroup_auroc=0.0)
+    weak_spec = tmp_path / "weak.yaml"
+    weak_spec.write_text(yaml.safe_dump(raw))
+    weak = train_from_spec(weak_spec, feature_dir, settings)
+    failed = [g.name for g in weak.gates if not g.passed]
+    assert failed == ["vs_champion"], weak.gates
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    assert str(version_for_alias(client, "cad_risk", "champion").version) == champion.version

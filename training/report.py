@@ -1,0 +1,88 @@
+"""Everything a clinical reviewer asks of one trained model, computed on the held-out test patients.
+
+Returns plain data (metrics for MLflow, a JSON-able report, figure files); the MLflow side logs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.baselines import logistic_baseline, pooled_cohort_risk
+from training.evaluate import evaluate_risk, net_benefit
+from training.fit import FittedModel, TrainingData
+from training.importance import mean_abs_shap
+from training.plots import calibration_plot, decision_curve
+from training.spec import ModelSpec
+from training.split import Split
+from training.subgroups import largest_gaps, subgroup_metrics, worst_subgroup_auroc
+
+PCE_INPUTS = ["age_years", "sex_male", "total_cholesterol_mg_dl", "hdl_mg_dl", "sbp_mm_hg",
+              "antihypertensive_rx", "current_smoker", "t2d_dx"]
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    report: dict[str, Any]
+    figures: list[Path] = field(default_factory=list)
+
+
+def evaluate_model(spec: ModelSpec, data: TrainingData, split: Split, fitted: FittedModel,
+                   figures_dir: Path) -> Evaluation:
+    y = data.y[split.test]
+    risk = fitted.risk(data.X[split.test])
+    metrics = evaluate_risk(y, risk, spec.seed)
+    metrics["best_iteration"] = float(fitted.best_iteration)
+    risks, comparisons = {"model": risk}, {"model": metrics}
+    for name, baseline_risk in _baselines(spec, data, split).items():
+        comparisons[name] = evaluate_risk(y[~np.isnan(baseline_risk)], baseline_risk[~np.isnan(baseline_risk)],
+                                          spec.seed)
+        risks[name] = baseline_risk
+    truth = f"true_risk_{spec.target}"
+    if truth in data.cohort.columns:
+        risks["oracle"] = data.cohort[truth].to_numpy()[split.test]
+        comparisons["oracle"] = evaluate_risk(y, risks["oracle"], spec.seed)
+    for name, result in comparisons.items():
+        if name != "model":
+            metrics.update({f"{name}.{k}": v for k, v in result.items() if k in ("auroc", "auprc", "brier",
+                                                                                  "calibration_slope")})
+    if "oracle" in comparisons:
+        metrics["oracle_auroc"] = comparisons["oracle"]["auroc"]
+        metrics["auroc_gap_to_oracle"] = metrics["oracle_auroc"] - metrics["auroc"]
+    subgroups = subgroup_metrics(y, risk, data.cohort.iloc[split.test], spec.subgroups, spec.seed)
+    metrics["worst_subgroup_auroc"] = worst_subgroup_auroc(subgroups)
+    for row in subgroups:
+        if "auroc" in row:
+            metrics[f"subgroup.{row['group']}.{row['level']}.auroc"] = row["auroc"]
+    gaps = largest_gaps(subgroups)
+    metrics.update({f"subgroup_gap.{group}": gap["gap"] for group, gap in gaps.items()})
+    thresholds = np.round(np.arange(spec.decision_thresholds[0], spec.decision_thresholds[1] + 1e-9, 0.01), 4)
+    curves = {name: net_benefit(y[~np.isnan(r)], r[~np.isnan(r)], thresholds) for name, r in risks.items()}
+    complete = {name: r for name, r in risks.items() if not np.isnan(r).any()}
+    figures = [calibration_plot(figures_dir / "calibration.png", y, complete),
+               decision_curve(figures_dir / "decision_curve.png", curves)]
+    report = {"test": comparisons, "subgroups": subgroups, "largest_subgroup_gaps": gaps,
+              "decision_curve": curves, "importance": mean_abs_shap(fitted.booster, data.X[split.test],
+                                                                    list(spec.features)),
+              "split": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)}}
+    return Evaluation(metrics, report, figures)
+
+
+def _baselines(spec: ModelSpec, data: TrainingData, split: Split) -> dict[str, np.ndarray]:
+    """Baseline risks on the test patients; NaN where a baseline cannot score a patient."""
+    out = {}
+    if "logistic_regression" in spec.baselines:
+        model = logistic_baseline(spec.seed).fit(data.X[split.train], data.y[split.train])
+        out["logistic_regression"] = model.predict_proba(data.X[split.test])[:, 1]
+    if "pooled_cohort_equations" in spec.baselines and set(PCE_INPUTS) <= set(spec.features):
+        col = {name: data.X[split.test, spec.features.index(name)] for name in PCE_INPUTS}
+        black = (data.cohort["ancestry"].to_numpy()[split.test] == "AFR") if "ancestry" in data.cohort else \
+            np.zeros(len(split.test), dtype=bool)
+        out["pooled_cohort_equations"] = pooled_cohort_risk(
+            col["age_years"], col["sex_male"], black, col["total_cholesterol_mg_dl"], col["hdl_mg_dl"],
+            col["sbp_mm_hg"], col["antihypertensive_rx"], col["current_smoker"], col["t2d_dx"])
+    return out
