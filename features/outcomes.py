@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from features.codes import code_sets
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -17,6 +19,12 @@ class Outcome:
     display_name: str
     concept: str  # a code set in features/data/code_sets.csv
     horizon_years: int
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The ICD-10-CM codes (category prefixes) of the concept, from the code-set data file."""
+        sets = code_sets()
+        return tuple(sets.loc[sets["concept"] == self.concept, "code"])
 
 
 OUTCOMES: dict[str, Outcome] = {

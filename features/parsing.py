@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 
@@ -18,7 +20,7 @@ def blank(column: pd.Series) -> pd.Series:
     return column.str.strip() == ""
 
 
-def read_raw_csv(path, required: list[str]) -> pd.DataFrame:  # noqa: ANN001 (Path)
+def read_raw_csv(path: Path, required: list[str]) -> pd.DataFrame:
     """Read every column as text so that parsing, and its failures, happen under our rules."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in required if c not in frame.columns]

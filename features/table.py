@@ -23,7 +23,7 @@ from features.ehr.medications import read_medications
 from features.ehr.patients import read_patients
 from features.genetic.pgx import allele_counts, wanted_pgx_sites
 from features.genetic.prs import ScoreResult, read_scoring_file, score, wanted_sites
-from features.genetic.vcf import read_genotypes
+from features.genetic.vcf import Genotypes, read_genotypes
 from features.lifestyle import read_lifestyle
 from features.outcomes import OUTCOMES, label
 from features.pseudonyms import assign_keys
@@ -64,7 +64,7 @@ def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantin
     flags, events, dx_counts = read_diagnoses(raw_dir / "diagnoses.csv", patients, quarantine)
     drugs, drug_counts = read_medications(raw_dir / "medications.csv", patients, quarantine)
     lifestyle, lifestyle_counts = read_lifestyle(raw_dir / "lifestyle.csv", patients, quarantine)
-    genetic, prs_results = _genetic_features(raw_dir, patients.index)
+    genetic, prs_results, vcf_counts = _genetic_features(raw_dir, patients.index, quarantine)
     table = pd.concat([patients[["age_years", "sex_male"]].astype(float), labs, flags, drugs, lifestyle, genetic],
                       axis=1)
     keys = assign_keys(patients.index, link_path)
@@ -77,22 +77,37 @@ def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantin
     features.reset_index(drop=True).to_parquet(outputs[0], index=False)
     outcomes.reset_index(drop=True).to_parquet(outputs[1], index=False)
     quarantine.write(quarantine_path)
-    return BuildReport([patient_counts, lab_counts, dx_counts, drug_counts, lifestyle_counts],
+    sources = [patient_counts, lab_counts, dx_counts, drug_counts, lifestyle_counts, *vcf_counts]
+    return BuildReport(sources,
                        len(features), {r.pgs_id: r.counts() for r in prs_results}, quarantine_path, outputs)
 
 
-def _genetic_features(raw_dir: Path, patient_ids: pd.Index) -> tuple[pd.DataFrame, list[ScoreResult]]:
+def _genetic_features(raw_dir: Path, patient_ids: pd.Index, quarantine: Quarantine
+                      ) -> tuple[pd.DataFrame, list[ScoreResult], list[SourceCounts]]:
+    """PRS sums and PGx counts per patient (NaN for patients absent from the VCF, or with no VCF)."""
     vcf = raw_dir / "genotypes.vcf"
     if not vcf.is_file():
         vcf = raw_dir / "genotypes.vcf.gz"
     if not vcf.is_file():
-        return pd.DataFrame(index=patient_ids), []
+        return pd.DataFrame(index=patient_ids), [], []
     scores = {name: read_scoring_file(raw_dir / file) for name, file in PRS_FEATURES.items()
               if (raw_dir / file).is_file()}
     genotypes = read_genotypes(vcf, wanted_sites(list(scores.values())) | wanted_pgx_sites())
     results = {name: score(genotypes, scoring) for name, scoring in scores.items()}
     genetic = pd.concat([allele_counts(genotypes), *(r.sums.rename(n) for n, r in results.items())], axis=1)
-    return genetic.reindex(patient_ids), list(results.values())
+    return genetic.reindex(patient_ids), list(results.values()), [_vcf_counts(vcf.name, genotypes, quarantine)]
+
+
+def _vcf_counts(source_file: str, genotypes: Genotypes, quarantine: Quarantine) -> SourceCounts:
+    """VCF records as a source: kept sites are used, rejected ones quarantined, the rest ignored."""
+    counts = SourceCounts(source_file, rows_in=genotypes.records_in, rows_used=len(genotypes.records),
+                          rows_quarantined=len(genotypes.rejected))
+    for line, field_name, rule in genotypes.rejected:
+        quarantine.add(source_file, np.array([line]), field_name, rule)
+    unused = counts.rows_in - counts.rows_used - counts.rows_quarantined
+    if unused:
+        counts.ignored["site not used by any score or PGx allele"] = unused
+    return counts.check()
 
 
 def _outcomes(raw_dir: Path, patients: pd.DataFrame, events: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:

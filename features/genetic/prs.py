@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.genetic.vcf import Genotypes, site_key
+from features.genetic.vcf import Genotypes, read_genotypes, site_key
 
 REQUIRED = ["effect_allele", "effect_weight"]
 
@@ -78,6 +78,11 @@ def read_scoring_file(path: Path) -> ScoringFile:
 
 def wanted_sites(scores: list[ScoringFile]) -> set[tuple[str, int]]:
     return {site_key(c, p) for s in scores for c, p in zip(s.variants["chrom"], s.variants["pos"])}
+
+
+def score_vcf(vcf_path: Path, scoring: ScoringFile, min_overlap: float = 0.75) -> ScoreResult:
+    """Score one VCF with one scoring file, reading only the score's sites."""
+    return score(read_genotypes(vcf_path, wanted_sites([scoring])), scoring, min_overlap)
 
 
 def score(genotypes: Genotypes, scoring: ScoringFile, min_overlap: float = 0.75) -> ScoreResult:

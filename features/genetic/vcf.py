@@ -8,6 +8,7 @@ silently bias scores.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,23 +34,43 @@ class Genotypes:
     records: list[Site]
     alt_dosage: np.ndarray  # (sites, samples) int8; -1 = no call
     multiallelic: int  # records skipped because they have more than one ALT allele
+    records_in: int = 0  # every data line of the file
+    rejected: tuple[tuple[int, str, str], ...] = ()  # (file line, field, rule) of wanted records not kept
 
 
 def site_key(chrom: str, pos: int) -> tuple[str, int]:
     return (str(chrom).removeprefix("chr"), int(pos))
 
 
+def header_lines(path: Path) -> int:
+    """Lines before the first record, so record k (1-based) sits on file line header_lines + k."""
+    opener = gzip.open if path.suffix in (".gz", ".bgz") else open
+    count = 0
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
+
+
 def read_genotypes(path: Path, wanted: set[tuple[str, int]] | None = None) -> Genotypes:
-    """ALT dosages at the wanted biallelic sites (all sites when ``wanted`` is None)."""
+    """ALT dosages at the wanted biallelic sites (all sites when ``wanted`` is None).
+
+    A wanted record with several ALT alleles, or repeating a site already read, is rejected with its
+    file line number (the first record of a site wins); records at unwanted sites are only counted.
+    """
+    first_line = header_lines(path) + 1
     vcf = VCF(str(path), gts012=False, lazy=True, threads=1)
-    records, rows, sites, multiallelic = [], [], {}, 0
+    records, rows, sites, rejected, n = [], [], {}, [], 0
     try:
-        for variant in vcf:
+        for n, variant in enumerate(vcf, start=1):
             key = site_key(variant.CHROM, variant.POS)
             if wanted is not None and key not in wanted:
                 continue
-            if len(variant.ALT) != 1:
-                multiallelic += 1
+            problem = _problem(variant.ALT, key in sites)
+            if problem:
+                rejected.append((first_line + n - 1, *problem))
                 continue
             sites[key] = len(records)
             records.append(Site(key[0], key[1], variant.REF, tuple(variant.ALT)))
@@ -58,4 +79,13 @@ def read_genotypes(path: Path, wanted: set[tuple[str, int]] | None = None) -> Ge
     finally:
         vcf.close()
     dosage = np.vstack(rows) if rows else np.empty((0, len(samples)), dtype=np.int8)
-    return Genotypes(samples, sites, records, dosage, multiallelic)
+    multiallelic = sum(field == "ALT" for _, field, _ in rejected)
+    return Genotypes(samples, sites, records, dosage, multiallelic, n, tuple(rejected))
+
+
+def _problem(alts: list[str], seen: bool) -> tuple[str, str] | None:
+    if len(alts) != 1:
+        return "ALT", f"{len(alts)} ALT alleles: only biallelic records are supported"
+    if seen:
+        return "POS", "site repeats an earlier record at the same position"
+    return None

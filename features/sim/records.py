@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.registry import FEATURES
+
 LAB_COLUMNS = {  # trait column -> (LOINC, unit, alternative unit, value in alternative unit)
     "ldl": ("18262-6", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
     "hdl": ("2085-9", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
@@ -19,6 +21,14 @@ LAB_COLUMNS = {  # trait column -> (LOINC, unit, alternative unit, value in alte
     "bmi": ("39156-5", "kg/m2", None, None),
 }
 DAY = np.timedelta64(1, "D")
+_RANGE = {f.loinc: (f.min, f.max) for f in FEATURES if f.loinc}
+
+
+def _plausible(values: np.ndarray, loinc: str) -> np.ndarray:
+    """Keep drifted values inside the registry range, so only injected faults are ever quarantined."""
+    low, high = _RANGE[loinc]
+    margin = 0.02 * (high - low)
+    return np.clip(values, low + margin, high - margin)
 
 
 def lab_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, traits: pd.DataFrame) -> pd.DataFrame:
@@ -31,9 +41,9 @@ def lab_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, trait
         parts = [
             (recent, index - rng.integers(0, 3 * 365, n) * DAY, value),  # the index-date value
             (rng.random(n) < 0.6, index - rng.integers(3 * 365 + 30, 8 * 365, n) * DAY,
-             value * rng.normal(1.0, 0.08, n)),  # older than the 3-year look-back
+             _plausible(value * rng.normal(1.0, 0.08, n), loinc)),  # older than the 3-year look-back
             (rng.random(n) < 0.7, index + rng.integers(1, 4 * 365, n) * DAY,
-             value * rng.normal(1.12, 0.08, n)),  # after the index date: must never be used
+             _plausible(value * rng.normal(1.12, 0.08, n), loinc)),  # after the index date: never used
         ]
         for mask, dates, values in parts:
             frame = pd.DataFrame({"patient_id": ids[mask], "loinc": loinc, "value": np.round(values[mask], 1),

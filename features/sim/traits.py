@@ -49,7 +49,7 @@ def draw_clinical(rng: np.random.Generator, t: pd.DataFrame) -> pd.DataFrame:
     sbp_untreated = np.clip(rng.normal(124 + 0.5 * age_c + 0.8 * (bmi - 27) + 4 * t["male"], 15), 90, 220)
     hypertension = ((sbp_untreated >= 140) & (rng.random(n) < 0.7) | (rng.random(n) < 0.04)).astype(int)
     antihypertensive = (hypertension == 1) & (rng.random(n) < 0.75)
-    sbp = np.where(antihypertensive, sbp_untreated - rng.normal(12, 4, n), sbp_untreated)
+    sbp = np.clip(np.where(antihypertensive, sbp_untreated - rng.normal(12, 4, n), sbp_untreated), 80, 230)
     ldl_untreated = np.clip(rng.normal(125 + 0.25 * age_c + 5 * t["cad_prs_z"], 30), 45, 300)
     statin = rng.random(n) < sigmoid(-2.3 + 0.02 * (ldl_untreated - 130) + 0.04 * age_c + 1.0 * t2d)
     ldl = np.where(statin, ldl_untreated * rng.uniform(0.55, 0.75, n), ldl_untreated)

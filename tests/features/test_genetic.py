@@ -6,10 +6,11 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.genetic.pgx import allele_counts
-from features.genetic.prs import ScoreError, read_scoring_file, score, wanted_sites
+from features.genetic.prs import ScoreError, read_scoring_file, score, score_vcf, wanted_sites
 from features.genetic.vcf import read_genotypes
 from features.simulate import SimulationSummary
 
@@ -74,16 +75,24 @@ def test_pgx_counts_flag_partial_calls_as_missing(files: tuple[Path, Path]) -> N
     assert counts["vkorc1_1639a_alleles"].isna().all()  # site absent from the VCF = no call
 
 
-def test_simulated_vcf_gives_the_true_score_where_fully_called(cohort: tuple[Path, SimulationSummary]) -> None:
+def test_simulated_vcf_gives_the_simulators_true_score(cohort: tuple[Path, SimulationSummary]) -> None:
     raw = cohort[0]
-    scoring = read_scoring_file(raw / "pgs_cad.txt")
-    genotypes = read_genotypes(raw / "genotypes.vcf", wanted_sites([scoring]))
-    result = score(genotypes, scoring)
-    assert set(result.counts()) == {"matched", "matched (effect allele is REF)"}  # every variant matched
-    rows = [genotypes.sites[(c, p)] for c, p in zip(scoring.variants["chrom"], scoring.variants["pos"])]
-    dosage = genotypes.alt_dosage[rows]
-    complete = (dosage >= 0).all(axis=0)
-    flip = (scoring.variants["effect_allele"] != [genotypes.records[r].alts[0] for r in rows]).to_numpy()
-    expected = scoring.variants["effect_weight"].to_numpy() @ np.where(flip[:, None], 2 - dosage, dosage)
-    assert complete.mean() > 0.3
-    np.testing.assert_allclose(result.sums.to_numpy()[complete], expected[complete], rtol=1e-12)
+    truth = pd.read_csv(raw / "truth.csv", dtype={"patient_id": str}).set_index("patient_id")
+    for file, column in (("pgs_cad.txt", "true_cad_prs_sum"), ("pgs_t2d.txt", "true_t2d_prs_sum")):
+        result = score_vcf(raw / "genotypes.vcf", read_scoring_file(raw / file))
+        assert set(result.counts()) == {"matched", "matched (effect allele is REF)"}  # every variant matched
+        complete = result.missing_calls == 0
+        assert 0.3 < complete.mean() < 0.9  # ~2% no-calls over 30-40 variants
+        expected = truth.loc[result.sums.index, column]
+        np.testing.assert_allclose(result.sums[complete], expected[complete], rtol=1e-9, atol=1e-9)
+        # a no-call contributes 0, so an incomplete sample scores at most its true sum (weights > 0)
+        assert (result.sums[~complete] <= expected[~complete] + 1e-9).all()
+
+
+def test_vcf_rejects_wanted_multiallelic_and_repeated_sites_with_line_numbers(tmp_path: Path) -> None:
+    repeated = VCF + "chr1\t100\trs1\tA\tG\t.\tPASS\t.\tGT\t1/1\t1/1\t1/1\n"
+    (tmp_path / "g.vcf").write_text(repeated)
+    genotypes = read_genotypes(tmp_path / "g.vcf", {("1", 100), ("1", 300)})
+    assert genotypes.records_in == 6 and len(genotypes.records) == 1
+    assert genotypes.alt_dosage[0].tolist() == [0, 1, 2]  # the first record of a site wins
+    assert [(line, field) for line, field, _ in genotypes.rejected] == [(8, "ALT"), (11, "POS")]

@@ -1,3 +1,7 @@
+"""The feature table: registry columns, no identifiers, conservation, quarantine, pseudonyms, outcomes."""
+
+from __future__ import annotations
+
 from pathlib import Path
 
 import pandas as pd
@@ -75,3 +79,41 @@ def test_outcome_labels_match_the_simulated_events(built: tuple[Path, BuildRepor
         y, risk = outcomes[name].dropna().astype(int), outcomes.loc[outcomes[name].notna(), f"true_risk_{name}"]
         assert abs(y.mean() - risk.mean()) < 0.03
     assert set(outcomes["age_band"]) <= {"<45", "45-54", "55-64", "65-74", "75+"}
+
+
+FAULT_PLACES = {  # injected fault -> (file, field) where the quarantine must report it
+    "lab value not a number": ("labs.csv", "value"), "lab value out of range": ("labs.csv", "value"),
+    "lab unit unknown": ("labs.csv", "unit"), "lab date impossible": ("labs.csv", "effective_date"),
+    "lab for unknown patient": ("labs.csv", "patient_id"), "diagnosis date impossible": ("diagnoses.csv", "onset_date"),
+    "smoking status invalid": ("lifestyle.csv", "smoking_status"),
+}
+
+
+def test_every_injected_fault_and_nothing_else_is_quarantined(cohort: tuple[Path, SimulationSummary],
+                                                              built: tuple[Path, BuildReport]) -> None:
+    injected = cohort[1].injected_faults
+    assert set(injected) == set(FAULT_PLACES)
+    expected: dict[tuple[str, str], int] = {}
+    for fault, n in injected.items():
+        expected[FAULT_PLACES[fault]] = expected.get(FAULT_PLACES[fault], 0) + n
+    found = pd.read_csv(built[1].quarantine_path).groupby(["source_file", "field"]).size()
+    assert found.to_dict() == expected
+
+
+def test_outcomes_table_schema(built: tuple[Path, BuildReport]) -> None:
+    outcomes = pd.read_parquet(built[0] / "features" / "outcomes.parquet")
+    assert list(outcomes.columns[:3]) == ["patient_key", "cad_10y", "t2d_5y"]
+    assert {"sex", "ancestry", "site", "age_band", "true_risk_cad_10y", "true_risk_t2d_5y"} <= set(outcomes.columns)
+    assert str(outcomes["cad_10y"].dtype) == "Int8" and str(outcomes["t2d_5y"].dtype) == "Int8"
+    assert not any("prs_sum" in c for c in outcomes.columns)  # truth.csv genotype sums stay out
+
+
+def test_report_covers_every_source_including_the_vcf(built: tuple[Path, BuildReport]) -> None:
+    report = built[1]
+    assert [s.source_file for s in report.sources] == ["patients.csv", "labs.csv", "diagnoses.csv",
+                                                        "medications.csv", "lifestyle.csv", "genotypes.vcf"]
+    for pgs_id, n_variants in (("PGS_SIM_CAD", 40), ("PGS_SIM_T2D", 30)):
+        assert report.prs[pgs_id]["matched"] + report.prs[pgs_id]["matched (effect allele is REF)"] == n_variants
+    lines = report.summary_lines()
+    assert any(line.startswith("labs.csv") for line in lines) and any("quarantined" in line for line in lines)
+    assert not any("MRN" in line for line in lines)
