@@ -85,6 +85,8 @@ def build_features(
 def train(
     spec: Annotated[Path, typer.Argument(help="Model spec, e.g. models/cad_risk.yaml")],
     features: Annotated[Path | None, typer.Option(help="Feature folder [default: the demo features]")] = None,
+    table: Annotated[Path | None, typer.Option(help="Train on your own CSV/Parquet instead; the spec names its "
+                                                    "id column, target and (declared) features")] = None,
 ) -> None:
     """Fit, calibrate, evaluate, log to MLflow, register; move `champion` only if the gates pass."""
     from training.data import DataError
@@ -93,12 +95,14 @@ def train(
 
     settings = _settings()
     try:
-        outcome = train_from_spec(spec, features or settings.demo_features_dir, settings, progress=_say)
+        outcome = train_from_spec(spec, features or settings.demo_features_dir, settings, progress=_say,
+                                  table=table)
     except (SpecError, DataError) as exc:
         _fail(str(exc))
     for gate in outcome.gates:
         _say(f"gate {gate.name}: {'pass' if gate.passed else 'FAIL'} ({gate.rule}; value {gate.value:.3f})")
-    _say(f"MLflow run {outcome.run_id}; registered {outcome.model_name} version {outcome.version}")
+    _say(f"MLflow run {outcome.run_id}; registered {outcome.model_name} version {outcome.version} "
+         "(evaluation report, figures and model card logged with the run)")
     if outcome.promoted:
         _say(f"alias champion -> {outcome.model_name} version {outcome.version}")
     else:
@@ -199,7 +203,7 @@ def demo(
         name = spec_file.removesuffix(".yaml")
         current = version_for_alias(client, name, "champion")
         if current is None:
-            train(spec=settings.models_dir / spec_file, features=None)
+            train(spec=settings.models_dir / spec_file, features=None, table=None)
         else:
             _say(f"reusing {name} champion (version {current.version})")
     _issue_demo_key(settings)

@@ -9,6 +9,17 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from pmed.settings import Settings
+
+
+def registry_client(settings: Settings) -> MlflowClient:
+    """A client bound to pmed's tracking AND registry URIs.
+
+    ``MlflowClient(tracking_uri)`` alone takes the registry from MLflow's process-wide default, which
+    another component may have pointed elsewhere; naming both keeps every read on the right store.
+    """
+    return MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
+
 
 def version_for_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
     """The version an alias points at, or None when the model or the alias does not exist yet."""

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from mlflow import MlflowClient
 
+from pmed.registry import registry_client
 from pmed.settings import Settings
 from serving.audit import AuditLog
 from serving.auth import KeyStore
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if not injected_store:
-            client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
+            client = registry_client(settings)
             threading.Thread(target=load_until_ready, name="model-loader", daemon=True,
                              args=(store, client, settings.serve_alias, settings.model_cache_dir, stop)).start()
         yield

@@ -13,15 +13,14 @@ from sklearn.metrics import roc_auc_score
 
 from pmed.bundle import read_bundle
 from pmed.registry import download_version
-from training.data import FEATURES_FILE, KEY
+from training.data import KEY
 
 
-def champion_test_auroc(client: MlflowClient, model_name: str, version: str, features_dir: Path,
+def champion_test_auroc(client: MlflowClient, model_name: str, version: str, table: pd.DataFrame,
                         test_keys: pd.Series, y_test: np.ndarray) -> float | None:
     """The champion's AUROC on these patients, or None when the table lacks one of its features."""
     with tempfile.TemporaryDirectory() as tmp:
         bundle = read_bundle(download_version(client, model_name, version, Path(tmp)))
-    table = pd.read_parquet(features_dir / FEATURES_FILE)
     if not set(bundle.feature_names) <= set(table.columns):
         return None
     rows = table.set_index(KEY).loc[test_keys.to_numpy(), bundle.feature_names].astype("float64").to_numpy()

@@ -1,4 +1,9 @@
-"""Load the feature table and outcomes for one model spec, and describe the features for serving."""
+"""Load training data for one model spec, from pmed's feature folder or from a user's own table.
+
+Either way the result is the same ``TrainingData``: one row per patient at risk, features in spec order.
+A table that does not fit the spec is refused with the file, the column and the rule (and the first
+offending row), never with the offending values, which may be patient data.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.registry import get_features
 from training.fit import TrainingData
-from training.spec import ModelSpec
+from training.spec import ModelSpec, feature_definitions
 
 FEATURES_FILE = "features.parquet"
 OUTCOMES_FILE = "outcomes.parquet"
@@ -19,43 +23,76 @@ KEY = "patient_key"
 
 
 class DataError(ValueError):
-    """The feature table does not fit the spec; the message names the file, column and rule."""
+    """The data does not fit the spec; the message names the file, column and rule."""
 
 
 def load_training_data(features_dir: Path, spec: ModelSpec) -> TrainingData:
-    """Join features and outcomes by patient key and keep the patients at risk for the spec's target."""
+    """Join pmed's features and outcomes by patient key; keep the patients at risk for the spec's target."""
     features = _read(features_dir / FEATURES_FILE, [KEY, *spec.features])
     outcomes = _read(features_dir / OUTCOMES_FILE, [KEY, spec.target])
     if features[KEY].duplicated().any():
         raise DataError(f"{features_dir / FEATURES_FILE}: column {KEY}: keys must be unique (one row per patient)")
     table = features.merge(outcomes, on=KEY, how="inner", validate="one_to_one")
+    return _at_risk(table, spec, features_dir / OUTCOMES_FILE)
+
+
+def load_table(path: Path, spec: ModelSpec) -> TrainingData:
+    """A user's CSV or Parquet file: the spec names its id column, target and features (declared or registry)."""
+    frame = _read_any(path)
+    required = [spec.id_column, spec.target, *spec.features]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: column(s) {', '.join(missing)} required by the spec are missing")
+    first_row = 2 if path.suffix.lower() == ".csv" else 1  # CSV rows are file lines (header = line 1)
+    if frame[spec.id_column].isna().any() or frame[spec.id_column].duplicated().any():
+        raise DataError(f"{path}: column {spec.id_column}: ids must be present and unique (one row per patient)"
+                        + _first(frame[spec.id_column].isna() | frame[spec.id_column].duplicated(), first_row))
+    for feature in feature_definitions(spec):
+        values = pd.to_numeric(frame[feature.name], errors="coerce")
+        _refuse(path, feature.name, values.isna() & frame[feature.name].notna(), "values must be numbers", first_row)
+        _refuse(path, feature.name, values.notna() & ~values.between(feature.min, feature.max),
+                f"values must lie in {feature.min:g}-{feature.max:g} {feature.unit}", first_row)
+        if feature.required:
+            _refuse(path, feature.name, values.isna(), "a required feature may not be empty", first_row)
+        frame[feature.name] = values
+    target = pd.to_numeric(frame[spec.target], errors="coerce")
+    _refuse(path, spec.target, ~(target.isin([0, 1]) | frame[spec.target].isna()),
+            "the outcome must be 0, 1 or empty (not at risk)", first_row)
+    frame = frame.rename(columns={spec.id_column: KEY}).assign(**{spec.target: target})
+    frame[KEY] = frame[KEY].astype(str)
+    return _at_risk(frame, spec, path)
+
+
+def _at_risk(table: pd.DataFrame, spec: ModelSpec, source: Path) -> TrainingData:
     at_risk = table[table[spec.target].notna()].reset_index(drop=True)
     y = at_risk[spec.target].astype(int).to_numpy()
     if not set(np.unique(y)) <= {0, 1}:
-        raise DataError(f"{features_dir / OUTCOMES_FILE}: column {spec.target}: outcome must be 0, 1 or missing")
+        raise DataError(f"{source}: column {spec.target}: outcome must be 0, 1 or missing")
+    if len(np.unique(y)) < 2:
+        raise DataError(f"{source}: column {spec.target}: needs both outcomes (0 and 1) among patients at risk")
     X = at_risk[list(spec.features)].astype("float64").to_numpy()
     cohort = at_risk.drop(columns=list(spec.features))
-    return TrainingData(X=X, y=y, keys=at_risk[KEY], cohort=cohort)
+    return TrainingData(X=X, y=y, keys=at_risk[KEY], cohort=cohort, source=table)
 
 
-def data_fingerprint(features_dir: Path) -> str:
-    """SHA-256 over the table contents (not the file bytes, which vary with the Parquet writer)."""
+def data_fingerprint(paths: list[Path]) -> str:
+    """SHA-256 over table contents (not file bytes, which vary with the writer)."""
     digest = hashlib.sha256()
-    for name in (FEATURES_FILE, OUTCOMES_FILE):
-        frame = pd.read_parquet(features_dir / name)
-        digest.update(",".join(frame.columns).encode())
+    for path in paths:
+        frame = _read_any(path)
+        digest.update(",".join(map(str, frame.columns)).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
 def describe_features(spec: ModelSpec, X_train: np.ndarray) -> list[dict[str, Any]]:
-    """Registry entries plus what the training data says: a typical value and the observed range.
+    """Feature definitions plus what the training data says: a typical value and the observed range.
 
     ``example`` (the training median) gives API clients a valid value to start from; the observed range
     lets serving flag inputs the model never saw.
     """
     described = []
-    for column, feature in enumerate(get_features(spec.features)):
+    for column, feature in enumerate(feature_definitions(spec)):
         values = X_train[:, column]
         observed = values[~np.isnan(values)]
         entry = feature.public()
@@ -72,6 +109,26 @@ def _typical(values: np.ndarray, kind: str, fallback: float) -> float:
         return fallback
     median = float(np.median(values))
     return float(round(median)) if kind in ("binary", "count") else round(median, 2)
+
+
+def _refuse(path: Path, column: str, bad: pd.Series, rule: str, first_row: int) -> None:
+    if bad.any():
+        raise DataError(f"{path}: column {column}: {rule}; {int(bad.sum())} row(s) break it"
+                        + _first(bad, first_row))
+
+
+def _first(bad: pd.Series, first_row: int) -> str:
+    return f" (first at row {int(np.flatnonzero(bad.to_numpy())[0]) + first_row})"
+
+
+def _read_any(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: not found")
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise DataError(f"{path}: expected a .csv or .parquet file")
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:

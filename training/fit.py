@@ -21,6 +21,7 @@ class TrainingData:
     y: np.ndarray
     keys: pd.Series
     cohort: pd.DataFrame
+    source: pd.DataFrame  # the whole joined table, for scoring a champion that uses other features
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,15 @@ from pmed.settings import Settings
 from training import tracking
 from training.card import card_sections, render_html, render_markdown
 from training.champion import champion_test_auroc
-from training.data import data_fingerprint, describe_features, load_training_data
+from training.data import (
+    FEATURES_FILE,
+    OUTCOMES_FILE,
+    data_fingerprint,
+    describe_features,
+    load_table,
+    load_training_data,
+)
+from training.failpoints import failpoint
 from training.fit import FittedModel, TrainingData, fit_model
 from training.gates import GateResult, all_passed, check_gates
 from training.report import Evaluation, evaluate_model
@@ -46,29 +54,32 @@ class TrainingOutcome:
     promoted: bool
 
 
-def train_from_spec(spec_path: Path, features_dir: Path, settings: Settings,
-                    progress: Progress = lambda _: None) -> TrainingOutcome:
+def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settings,
+                    progress: Progress = lambda _: None, table: Path | None = None) -> TrainingOutcome:
+    """Train from pmed's feature folder, or from ``table`` (a user's CSV/Parquet) when given."""
     spec = load_spec(spec_path)
-    progress(f"loading features for {spec.name} from {features_dir}")
-    data = load_training_data(features_dir, spec)
+    sources = [table] if table else [features_dir / FEATURES_FILE, features_dir / OUTCOMES_FILE]
+    progress(f"loading data for {spec.name} from {table or features_dir}")
+    data = load_table(table, spec) if table else load_training_data(features_dir, spec)
     split = split_patients(data.keys, spec.split, spec.seed)
     progress(f"{len(data.y)} patients at risk: train {len(split.train)}, validation {len(split.validation)}, "
              f"test {len(split.test)}; fitting XGBoost with early stopping")
     fitted = fit_model(spec, data, split)
+    failpoint("after_fit")
     client = tracking.configure_mlflow(settings)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         progress("evaluating on held-out patients: metrics with bootstrap CIs, baselines, subgroups, decision curve")
         evaluation = evaluate_model(spec, data, split, fitted, work / "figures")
         metrics = evaluation.metrics
-        gates = check_gates(spec.gates, metrics, _champion_auroc(client, spec, features_dir, data, split))
+        gates = check_gates(spec.gates, metrics, _champion_auroc(client, spec, data, split))
         progress(f"test AUROC {metrics['auroc']:.3f} (95% CI {metrics['auroc_ci_low']:.3f}-"
                  f"{metrics['auroc_ci_high']:.3f}), calibration slope {metrics['calibration_slope']:.2f}"
                  + (f", oracle AUROC {metrics['oracle_auroc']:.3f}" if "oracle_auroc" in metrics else "")
                  + "".join(f", {k.removesuffix('.auroc')} {v:.3f}" for k, v in metrics.items()
                            if k.endswith(".auroc") and not k.startswith("subgroup")))
         feature_spec = feature_spec_for(spec, data, split)
-        tags = run_tags(spec, features_dir)
+        tags = run_tags(spec, sources)
         card = write_card(work / "card", spec, evaluation, gates, tags, feature_spec["features"])
         write_bundle(work / "bundle", fitted.booster, fitted.calibrator, feature_spec)
         logged = tracking.log_and_register(
@@ -79,20 +90,21 @@ def train_from_spec(spec_path: Path, features_dir: Path, settings: Settings,
                    "model_card/figures": evaluation.figures},  # the Markdown card links figures/*.png
             input_example=pd.DataFrame([{f["name"]: f["example"] for f in feature_spec["features"]}]),
         )
+    failpoint("after_register")
     tracking.verify_version(client, spec.name, logged.version)
     passed = all_passed(gates)
     tracking.record_gates(client, spec.name, logged.version, passed, [g.model_dump() for g in gates])
     if passed:
+        failpoint("before_alias")
         tracking.set_alias(client, spec.name, CHAMPION, logged.version)
     return TrainingOutcome(spec.name, logged.run_id, logged.version, metrics, gates, promoted=passed)
 
 
-def _champion_auroc(client: MlflowClient, spec: ModelSpec, features_dir: Path, data: TrainingData,
-                    split: Split) -> float | None:
+def _champion_auroc(client: MlflowClient, spec: ModelSpec, data: TrainingData, split: Split) -> float | None:
     champion = version_for_alias(client, spec.name, CHAMPION)
     if champion is None or spec.gates.max_auroc_drop_vs_champion is None:
         return None
-    return champion_test_auroc(client, spec.name, str(champion.version), features_dir, data.keys.iloc[split.test],
+    return champion_test_auroc(client, spec.name, str(champion.version), data.source, data.keys.iloc[split.test],
                                data.y[split.test])
 
 
@@ -140,10 +152,11 @@ def run_params(spec: ModelSpec, fitted: FittedModel) -> dict[str, object]:
     return params
 
 
-def run_tags(spec: ModelSpec, features_dir: Path) -> dict[str, str]:
+def run_tags(spec: ModelSpec, sources: list[Path]) -> dict[str, str]:
     return {
         "pmed.model": spec.name,
-        "pmed.data_fingerprint": data_fingerprint(features_dir),
+        "pmed.data_fingerprint": data_fingerprint(sources),
+        "pmed.data_source": ", ".join(p.name for p in sources),
         "pmed.seed": str(spec.seed),
         "pmed.git_sha": _git_sha(),
         "pmed.version.xgboost": xgboost.__version__,

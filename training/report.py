@@ -35,17 +35,18 @@ def evaluate_model(spec: ModelSpec, data: TrainingData, split: Split, fitted: Fi
                    figures_dir: Path) -> Evaluation:
     y = data.y[split.test]
     risk = fitted.risk(data.X[split.test])
-    metrics = evaluate_risk(y, risk, spec.seed)
+    n_boot = spec.bootstrap_samples
+    metrics = evaluate_risk(y, risk, spec.seed, n_boot)
     metrics["best_iteration"] = float(fitted.best_iteration)
     risks, comparisons = {"model": risk}, {"model": metrics}
     for name, baseline_risk in _baselines(spec, data, split).items():
         comparisons[name] = evaluate_risk(y[~np.isnan(baseline_risk)], baseline_risk[~np.isnan(baseline_risk)],
-                                          spec.seed)
+                                          spec.seed, n_boot)
         risks[name] = baseline_risk
     truth = f"true_risk_{spec.target}"
     if truth in data.cohort.columns:
         risks["oracle"] = data.cohort[truth].to_numpy()[split.test]
-        comparisons["oracle"] = evaluate_risk(y, risks["oracle"], spec.seed)
+        comparisons["oracle"] = evaluate_risk(y, risks["oracle"], spec.seed, n_boot)
     for name, result in comparisons.items():
         if name != "model":
             metrics.update({f"{name}.{k}": v for k, v in result.items() if k in ("auroc", "auprc", "brier",
@@ -53,7 +54,8 @@ def evaluate_model(spec: ModelSpec, data: TrainingData, split: Split, fitted: Fi
     if "oracle" in comparisons:
         metrics["oracle_auroc"] = comparisons["oracle"]["auroc"]
         metrics["auroc_gap_to_oracle"] = metrics["oracle_auroc"] - metrics["auroc"]
-    subgroups = subgroup_metrics(y, risk, data.cohort.iloc[split.test], spec.subgroups, spec.seed)
+    subgroups = subgroup_metrics(y, risk, data.cohort.iloc[split.test], spec.subgroups, spec.seed,
+                                 max(n_boot // 2, 10))
     metrics["worst_subgroup_auroc"] = worst_subgroup_auroc(subgroups)
     for row in subgroups:
         if "auroc" in row:

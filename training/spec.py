@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.registry import REGISTRY
+from features.registry import REGISTRY, Feature, Source
 from pmed.calibration import CalibrationMethod
 
 
@@ -57,6 +57,24 @@ class Gates(_Strict):
                                 "same test patients; null disables the comparison")
 
 
+class DeclaredFeature(Feature):
+    """A feature of a user's own table that is not in pmed's registry, declared in the spec itself.
+
+    It is validated, served and explained exactly like a registry feature: its name, unit and range form
+    the request schema, its display name labels the explanation.
+    """
+
+    source: Source = "other"
+    concept: str = ""
+    derivation: str = "provided in the training table"
+
+    @model_validator(mode="after")
+    def _concept_defaults_to_display_name(self) -> DeclaredFeature:
+        if not self.concept:
+            object.__setattr__(self, "concept", self.display_name)
+        return self
+
+
 class ModelSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     description: str
@@ -64,7 +82,10 @@ class ModelSpec(_Strict):
     task: Literal["risk_classification"] = "risk_classification"
     target: str
     horizon_years: float = Field(gt=0)
+    id_column: str = Field("patient_key", description="patient key column of a --table file")
     features: list[str] = Field(min_length=1)
+    declared_features: list[DeclaredFeature] = Field([], description="features of a --table file that are "
+                                                                        "not in the registry")
     monotone_constraints: dict[str, Literal[-1, 1]] = {}
     xgboost: XGBoostParams = XGBoostParams()
     calibration: CalibrationMethod = "sigmoid"
@@ -74,19 +95,30 @@ class ModelSpec(_Strict):
     subgroups: list[str] = ["sex", "ancestry", "age_band"]
     decision_thresholds: tuple[float, float] = Field((0.05, 0.30), description="net-benefit threshold range")
     baselines: list[Literal["logistic_regression", "pooled_cohort_equations"]] = ["logistic_regression"]
+    bootstrap_samples: int = Field(200, ge=10, le=5000, description="resamples behind every 95% CI")
     limitations: str = ""
 
     @model_validator(mode="after")
     def _features_are_known(self) -> ModelSpec:
-        unknown = [n for n in self.features if n not in REGISTRY]
+        declared = {f.name for f in self.declared_features}
+        clash = sorted(declared & set(REGISTRY))
+        if clash:
+            raise ValueError(f"declared_features redefine registry features: {', '.join(clash)}")
+        unknown = [n for n in self.features if n not in REGISTRY and n not in declared]
         if unknown:
-            raise ValueError(f"features not in the feature registry: {', '.join(unknown)}")
+            raise ValueError(f"features neither in the feature registry nor in declared_features: {', '.join(unknown)}")
         if len(set(self.features)) != len(self.features):
             raise ValueError("features are listed more than once")
         stray = [n for n in self.monotone_constraints if n not in self.features]
         if stray:
             raise ValueError(f"monotone_constraints name features the spec does not use: {', '.join(stray)}")
         return self
+
+
+def feature_definitions(spec: ModelSpec) -> list[Feature]:
+    """The definition of each of the spec's features, in spec order: declared ones first, then the registry."""
+    declared = {f.name: f for f in spec.declared_features}
+    return [declared.get(name) or REGISTRY[name] for name in spec.features]
 
 
 class SpecError(ValueError):

@@ -18,7 +18,7 @@ MIN_EVENTS = 10
 
 
 def subgroup_metrics(y: np.ndarray, risk: np.ndarray, cohort: pd.DataFrame, columns: list[str],
-                     seed: int) -> list[dict[str, Any]]:
+                     seed: int, n_boot: int = 100) -> list[dict[str, Any]]:
     rows = []
     for column in columns:
         if column not in cohort.columns:
@@ -28,7 +28,7 @@ def subgroup_metrics(y: np.ndarray, risk: np.ndarray, cohort: pd.DataFrame, colu
             events = int(y[mask].sum())
             row: dict[str, Any] = {"group": column, "level": level, "n": int(mask.sum()), "events": events}
             if events >= MIN_EVENTS and mask.sum() - events >= MIN_EVENTS:
-                metrics = evaluate_risk(y[mask], risk[mask], seed, n_boot=100)
+                metrics = evaluate_risk(y[mask], risk[mask], seed, n_boot)
                 row.update({k: metrics[k] for k in ("auroc", "auroc_ci_low", "auroc_ci_high", "brier",
                                                     "calibration_slope", "calibration_intercept", "mean_risk",
                                                     "event_rate")})

@@ -19,8 +19,9 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from pmed.bundle import BUNDLE_FILES, MANIFEST_FILE, read_bundle
-from pmed.registry import download_version
+from pmed.registry import download_version, registry_client
 from pmed.settings import Settings
+from training.failpoints import failpoint
 
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 GATES_TAG = "pmed.gates"
@@ -42,7 +43,7 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
     if mlflow.get_experiment_by_name(settings.experiment) is None:
         mlflow.create_experiment(settings.experiment, artifact_location=settings.artifact_root.as_uri())
     mlflow.set_experiment(settings.experiment)
-    return MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_registry_uri)
+    return registry_client(settings)
 
 
 def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, params: dict[str, Any],
@@ -64,9 +65,20 @@ def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, para
             python_model=str(MODEL_CODE),
             artifacts={name: str(bundle_dir / name) for name in (*BUNDLE_FILES, MANIFEST_FILE)},
             input_example=input_example,
+            pip_requirements=model_requirements(),  # stated, not inferred: inference reloads the model (~5 s)
         )
+        failpoint("after_logging")
         version = mlflow.register_model(info.model_uri, model_name, tags={"pmed.run_id": run.info.run_id})
     return LoggedVersion(run_id=run.info.run_id, version=str(version.version))
+
+
+def model_requirements() -> list[str]:
+    """What loading the pyfunc needs: pmed itself (the bundle reader) and the versions it was trained with."""
+    import sklearn
+    import xgboost
+
+    return [f"xgboost-cpu=={xgboost.__version__}", f"scikit-learn=={sklearn.__version__}",
+            f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}", "pmed"]
 
 
 def verify_version(client: MlflowClient, model_name: str, version: str) -> None:

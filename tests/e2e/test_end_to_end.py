@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 import xgboost as xgb
 import yaml
-from mlflow import MlflowClient
 
 from pmed.bundle import read_bundle
-from pmed.registry import download_version
+from pmed.registry import download_version, registry_client
 from pmed.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +48,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     env = {**os.environ, "PMED_HOME": str(root / ".pmed"), "PMED_PORT": str(port),
            "PMED_SERVED_MODELS": '["cad_risk"]', "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     spec = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
-    spec["gates"].update({"min_auroc": 0.6, "calibration_slope": [0.5, 2.0]})  # small cohort: noisy slope
+    spec["gates"].update({"min_auroc": 0.6, "calibration_slope": [0.5, 2.0],  # 3,000 patients: noisy estimates
+                          "min_subgroup_auroc": 0.0})
     (root / "cad_risk.yaml").write_text(yaml.safe_dump(spec))
     build_log = _pmed(env, "simulate", "--patients", "3000", "--seed", "5", "--out", str(root / "raw"))
     build_log += _pmed(env, "features", "build", "--raw", str(root / "raw"), "--out", str(root / "features"))
@@ -100,7 +100,7 @@ def test_prediction_over_http_adds_up_to_the_registered_models_margin(served: di
     prediction = response.json()["predictions"][0]
     assert 0 <= prediction["risk"] <= 1
     settings = Settings(home=served["home"], _env_file=None)
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = registry_client(settings)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = read_bundle(download_version(client, "cad_risk", "1", Path(tmp)))
     X = np.array([[body["patients"][0]["features"][n] for n in bundle.feature_names]], dtype=float)

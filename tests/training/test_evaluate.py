@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from training.evaluate import evaluate_risk, net_benefit
 from training.subgroups import largest_gaps, subgroup_metrics

@@ -5,9 +5,8 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from mlflow import MlflowClient
 
-from pmed.registry import version_for_alias
+from pmed.registry import registry_client, version_for_alias
 from pmed.settings import Settings
 from tests.conftest import write_feature_table  # noqa: E402  (importlib mode: tests is a namespace)
 from training.pipeline import train_from_spec
@@ -29,7 +28,7 @@ def test_successful_run_is_logged_registered_and_promoted(settings: Settings, fe
                                                           tmp_path: Path) -> None:
     outcome = train_from_spec(_spec(tmp_path), feature_dir, settings)
     assert outcome.promoted
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = registry_client(settings)
     assert str(version_for_alias(client, "cad_risk", "champion").version) == outcome.version
     run = client.get_run(outcome.run_id)
     for metric in ("auroc", "auroc_ci_low", "brier", "calibration_slope", "oracle_auroc", "auroc_gap_to_oracle"):
@@ -49,7 +48,7 @@ def test_gate_failure_registers_but_never_promotes(settings: Settings, feature_d
     failed = train_from_spec(_spec(tmp_path, min_auroc=0.7), noise, settings)
     assert not failed.promoted
     assert [g.name for g in failed.gates if not g.passed] == ["min_auroc"] or not all(g.passed for g in failed.gates)
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = registry_client(settings)
     assert str(version_for_alias(client, "cad_risk", "champion").version) == first.version
     assert client.get_model_version("cad_risk", failed.version).tags["pmed.gates"] == "failed"
     with pytest.raises(PromotionError, match="gates failed"):
@@ -76,7 +75,7 @@ def test_crash_before_registration_leaves_registry_untouched(settings: Settings,
     monkeypatch.setattr(mlflow.pyfunc, "log_model", explode)
     with pytest.raises(OSError):
         train_from_spec(_spec(tmp_path), feature_dir, settings)
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = registry_client(settings)
     assert client.search_model_versions("name='cad_risk'") == []
 
 
@@ -106,7 +105,7 @@ def test_missing_feature_column_names_file_and_column(settings: Settings, featur
 
 def test_run_carries_the_evidence_a_reviewer_asks_for(settings: Settings, feature_dir: Path, tmp_path: Path) -> None:
     outcome = train_from_spec(_spec(tmp_path), feature_dir, settings)
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = registry_client(settings)
     metrics = client.get_run(outcome.run_id).data.metrics
     for name in ("auprc", "auprc_ci_low", "scaled_brier", "calibration_intercept", "logistic_regression.auroc",
                  "pooled_cohort_equations.auroc", "oracle.auroc", "worst_subgroup_auroc", "subgroup.sex.F.auroc",
@@ -134,5 +133,5 @@ def test_a_version_worse_than_the_champion_is_not_promoted(settings: Settings, f
     weak = train_from_spec(weak_spec, feature_dir, settings)
     failed = [g.name for g in weak.gates if not g.passed]
     assert failed == ["vs_champion"], weak.gates
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = registry_client(settings)
     assert str(version_for_alias(client, "cad_risk", "champion").version) == champion.version
