@@ -38,7 +38,7 @@ def card_sections(spec: ModelSpec, report: dict[str, Any], gates: list[GateResul
             f"Feature table fingerprint `{context['fingerprint'][:16]}`, built by pmed from raw files; "
             f"{context['data_origin']}.",
             f"Eligible: patients at risk at the index date (anyone with the outcome already diagnosed is "
-            f"excluded). Patients split by a seeded hash of their pseudonymous key (seed {spec.seed}): "
+            f"excluded). {_split_sentence(spec)}: "
             f"{report['split']['train']} train, {report['split']['validation']} validation (early stopping and "
             f"calibration), {report['split']['test']} test; {int(model['events'])} events in test."]),
         ("Outcome and horizon (8a)", [f"`{spec.target}`: first diagnosis within {spec.horizon_years:g} years "
@@ -73,6 +73,15 @@ def card_sections(spec: ModelSpec, report: dict[str, Any], gates: list[GateResul
             "and does not trail the current champion beyond the stated tolerance on the same test patients."]),
         ("Provenance (18, 22)", [Table(["Item", "Value"], [[k, v] for k, v in context.items()])]),
     ]
+
+
+def _split_sentence(spec: ModelSpec) -> str:
+    split = spec.split
+    if split.by == "site":
+        return f"Sites {', '.join(split.test_sites)} held out as the test set (external-style validation)"
+    if split.by == "time":
+        return f"Patients indexed from {split.test_from} held out as the test set (temporal validation)"
+    return f"Patients split at random by a seeded hash of their pseudonymous key (seed {spec.seed})"
 
 
 def _predictor_table(feature_info: list[dict[str, Any]]) -> Table:

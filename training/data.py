@@ -14,16 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training.errors import DataError
 from training.fit import TrainingData
 from training.spec import ModelSpec, feature_definitions
 
 FEATURES_FILE = "features.parquet"
 OUTCOMES_FILE = "outcomes.parquet"
 KEY = "patient_key"
-
-
-class DataError(ValueError):
-    """The data does not fit the spec; the message names the file, column and rule."""
+__all__ = ["DataError", "load_table", "load_training_data", "data_fingerprint", "describe_features"]
 
 
 def load_training_data(features_dir: Path, spec: ModelSpec) -> TrainingData:

@@ -38,7 +38,7 @@ from training.fit import FittedModel, TrainingData, fit_model
 from training.gates import GateResult, all_passed, check_gates
 from training.report import Evaluation, evaluate_model
 from training.spec import ModelSpec, load_spec
-from training.split import Split, split_patients
+from training.split import Split, split_cohort
 
 Progress = Callable[[str], None]
 CHAMPION = "champion"
@@ -61,7 +61,7 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
     sources = [table] if table else [features_dir / FEATURES_FILE, features_dir / OUTCOMES_FILE]
     progress(f"loading data for {spec.name} from {table or features_dir}")
     data = load_table(table, spec) if table else load_training_data(features_dir, spec)
-    split = split_patients(data.keys, spec.split, spec.seed)
+    split = split_cohort(data.keys, data.cohort, spec.split, spec.seed)
     progress(f"{len(data.y)} patients at risk: train {len(split.train)}, validation {len(split.validation)}, "
              f"test {len(split.test)}; fitting XGBoost with early stopping")
     fitted = fit_model(spec, data, split)

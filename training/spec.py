@@ -6,6 +6,7 @@ the key) so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -33,14 +34,27 @@ class XGBoostParams(_Strict):
 
 
 class SplitFractions(_Strict):
+    """How patients are divided. ``by: patient`` is a seeded random split; ``by: site`` holds out whole
+    sites as the test set and ``by: time`` the patients indexed on or after ``test_from`` (temporal
+    validation); the remaining patients are then split into train and validation in proportion."""
+
     train: float = Field(0.6, gt=0, lt=1)
     validation: float = Field(0.2, gt=0, lt=1, description="early stopping and calibration")
     test: float = Field(0.2, gt=0, lt=1, description="held out for the reported metrics")
+    by: Literal["patient", "site", "time"] = "patient"
+    site_column: str = "site"
+    test_sites: list[str] = []
+    time_column: str = "index_date"
+    test_from: date | None = None
 
     @model_validator(mode="after")
-    def _sums_to_one(self) -> SplitFractions:
+    def _consistent(self) -> SplitFractions:
         if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
             raise ValueError("split fractions must add up to 1")
+        if self.by == "site" and not self.test_sites:
+            raise ValueError("split by site needs test_sites (the sites held out for testing)")
+        if self.by == "time" and self.test_from is None:
+            raise ValueError("split by time needs test_from (a date; patients indexed from then on are the test set)")
         return self
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from training.errors import DataError
 from training.spec import SplitFractions
 
 
@@ -33,6 +34,30 @@ def split_patients(patient_keys: pd.Series, fractions: SplitFractions, seed: int
         validation=positions[(unit >= cut_train) & (unit < cut_valid)],
         test=positions[unit >= cut_valid],
     )
+
+
+def split_cohort(keys: pd.Series, cohort: pd.DataFrame, fractions: SplitFractions, seed: int) -> Split:
+    """The spec's split: by patient, or with whole sites / a later period held out as the test set."""
+    if fractions.by == "patient":
+        return split_patients(keys, fractions, seed)
+    held_out = _held_out(cohort, fractions)
+    rest = np.flatnonzero(~held_out)
+    share = fractions.train / (fractions.train + fractions.validation)
+    unit = keys.iloc[rest].astype(str).map(lambda key: _unit_interval(key, seed)).to_numpy()
+    return Split(train=rest[unit < share], validation=rest[unit >= share], test=np.flatnonzero(held_out))
+
+
+def _held_out(cohort: pd.DataFrame, fractions: SplitFractions) -> np.ndarray:
+    column = fractions.site_column if fractions.by == "site" else fractions.time_column
+    if column not in cohort.columns:
+        raise DataError(f"split by {fractions.by} needs a column {column!r} in the data")
+    if fractions.by == "site":
+        held_out = cohort[column].astype(str).isin(fractions.test_sites).to_numpy()
+    else:
+        held_out = (pd.to_datetime(cohort[column]) >= pd.Timestamp(fractions.test_from)).to_numpy()
+    if held_out.all() or not held_out.any():
+        raise DataError(f"split by {fractions.by} leaves no {'test' if not held_out.any() else 'training'} patients")
+    return held_out
 
 
 def _unit_interval(key: str, seed: int) -> float:
