@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from training.baselines import logistic_baseline, pooled_cohort_risk
+from training.data import KEY
 from training.evaluate import evaluate_risk, net_benefit
 from training.fit import FittedModel, TrainingData
 from training.importance import mean_abs_shap
@@ -80,8 +81,10 @@ def _baselines(spec: ModelSpec, data: TrainingData, split: Split) -> dict[str, n
     if "logistic_regression" in spec.baselines:
         model = logistic_baseline(spec.seed).fit(data.X[split.train], data.y[split.train])
         out["logistic_regression"] = model.predict_proba(data.X[split.test])[:, 1]
-    if "pooled_cohort_equations" in spec.baselines and set(PCE_INPUTS) <= set(spec.features):
-        col = {name: data.X[split.test, spec.features.index(name)] for name in PCE_INPUTS}
+    if "pooled_cohort_equations" in spec.baselines and set(PCE_INPUTS) <= set(data.source.columns):
+        # PCE inputs come from the whole table, so the model need not carry them (e.g. total cholesterol)
+        test = data.source.set_index(KEY).loc[data.keys.iloc[split.test].to_numpy()]
+        col = {name: test[name].astype("float64").to_numpy() for name in PCE_INPUTS}
         black = (data.cohort["ancestry"].to_numpy()[split.test] == "AFR") if "ancestry" in data.cohort else \
             np.zeros(len(split.test), dtype=bool)
         out["pooled_cohort_equations"] = pooled_cohort_risk(

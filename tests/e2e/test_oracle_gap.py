@@ -1,12 +1,23 @@
-"""Acceptance: on the demo-sized simulated cohort, the CAD model's held-out AUROC is within 0.02 of the
-oracle's (the true risks, same test patients), and both are logged in the MLflow run."""
+"""Acceptance on the demo-sized simulated cohort (40,000 patients):
+- the CAD model's held-out AUROC is within 0.02 of the oracle's (true risks, same test patients), and
+  both are logged in the MLflow run;
+- the five largest true effects are the model's five largest mean |SHAP| features.
+
+The pseudonym link file is seeded here so the split, and so the whole test, is deterministic: across
+random splits the gap measured 0.009 +- 0.002 and the top five matched in 10 of 10 (the 5th/6th margin,
+SBP or sex vs HDL, was as small as 6%).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from features.sim.truth import cad_10y_logit
 from features.simulate import simulate_cohort
 from features.table import build_feature_table
 from pmed.registry import registry_client
@@ -14,13 +25,37 @@ from pmed.settings import Settings
 from training.pipeline import train_from_spec
 
 REPO = Path(__file__).resolve().parents[2]
+TRUTH_INPUTS = {"age": "age_years", "male": "sex_male", "ldl": "ldl_mg_dl", "hdl": "hdl_mg_dl", "sbp": "sbp_mm_hg",
+                "current_smoker": "current_smoker", "t2d": "t2d_dx", "statin": "statin_rx",
+                "activity": "physical_activity_min_wk", "cad_prs_z": "cad_prs_sum"}
+
+
+def true_effect_sizes(features: pd.DataFrame) -> dict[str, float]:
+    """Mean |change in the true CAD logit| when one input is set to its mean (complete cases)."""
+    prs = features["cad_prs_sum"]
+    traits = pd.DataFrame({t: features[f] for t, f in TRUTH_INPUTS.items()})
+    traits["cad_prs_z"] = (prs - prs.mean()) / prs.std()
+    traits = traits.dropna()
+    base = cad_10y_logit(traits)
+    return {f: float(np.abs(base - cad_10y_logit(traits.assign(**{t: traits[t].mean()}))).mean())
+            for t, f in TRUTH_INPUTS.items()}
 
 
 @pytest.mark.slow
-def test_cad_model_is_within_002_auroc_of_the_oracle(settings: Settings, tmp_path: Path) -> None:
-    simulate_cohort(tmp_path / "raw", 40_000, 20261128)  # the demo size: gap 0.009 +- 0.002 over splits
+def test_cad_model_reaches_the_oracle_and_finds_the_true_drivers(settings: Settings, tmp_path: Path) -> None:
+    simulate_cohort(tmp_path / "raw", 40_000, 20261128)
+    ids = pd.read_csv(tmp_path / "raw" / "patients.csv", dtype=str)["patient_id"]
+    keys = [f"pk_{k:016x}" for k in np.random.default_rng(7).choice(2**62, len(ids), replace=False)]
+    pd.DataFrame({"patient_id": ids, "patient_key": keys}).to_csv(tmp_path / "links.csv", index=False)
     build_feature_table(tmp_path / "raw", tmp_path / "features", tmp_path / "links.csv", tmp_path / "q.csv")
     outcome = train_from_spec(REPO / "models" / "cad_risk.yaml", tmp_path / "features", settings)
-    metrics = registry_client(settings).get_run(outcome.run_id).data.metrics
+    client = registry_client(settings)
+    metrics = client.get_run(outcome.run_id).data.metrics
     assert metrics["oracle_auroc"] - metrics["auroc"] <= 0.02, metrics
     assert outcome.promoted
+    report = json.loads(Path(client.download_artifacts(outcome.run_id, "reports/evaluation.json", str(tmp_path)))
+                        .read_text())
+    model_top5 = list(report["importance"]["feature"])[:5]
+    effects = true_effect_sizes(pd.read_parquet(tmp_path / "features" / "features.parquet"))
+    true_top5 = sorted(effects, key=effects.get, reverse=True)[:5]
+    assert set(model_top5) == set(true_top5), (model_top5, true_top5)
