@@ -22,6 +22,7 @@ BOOSTER_FILE = "booster.ubj"
 CALIBRATOR_FILE = "calibrator.json"
 FEATURE_SPEC_FILE = "feature_spec.json"
 MANIFEST_FILE = "manifest.json"
+CARD_FILES = ("model_card.md", "model_card.html")
 BUNDLE_FILES = (BOOSTER_FILE, CALIBRATOR_FILE, FEATURE_SPEC_FILE)
 MANIFEST_VERSION = 1
 
@@ -36,6 +37,7 @@ class Bundle:
     calibrator: Calibrator
     feature_spec: dict[str, Any]
     digests: dict[str, str]
+    cards: dict[str, str]  # model card by file name (Markdown, HTML), when the bundle carries one
 
     @property
     def feature_names(self) -> list[str]:
@@ -50,14 +52,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator,
-                 feature_spec: dict[str, Any]) -> dict[str, str]:
-    """Write the bundle files and their manifest into ``folder``; return the digests."""
+def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator, feature_spec: dict[str, Any],
+                 cards: list[Path] = ()) -> dict[str, str]:
+    """Write the bundle files (and model-card files, if given) with their manifest; return the digests."""
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / BOOSTER_FILE))
     _write_json(folder / CALIBRATOR_FILE, calibrator.to_dict())
     _write_json(folder / FEATURE_SPEC_FILE, feature_spec)
-    digests = {name: sha256_file(folder / name) for name in BUNDLE_FILES}
+    for card in cards:
+        if card.name not in CARD_FILES:
+            raise BundleError(f"{card.name} is not a model-card file ({', '.join(CARD_FILES)})")
+        (folder / card.name).write_bytes(card.read_bytes())
+    names = [*BUNDLE_FILES, *(c.name for c in cards)]
+    digests = {name: sha256_file(folder / name) for name in names}
     _write_json(folder / MANIFEST_FILE, {"manifest_version": MANIFEST_VERSION, "sha256": digests})
     return digests
 
@@ -72,7 +79,8 @@ def read_bundle(folder: Path, nthread: int = 1) -> Bundle:
     names = [f["name"] for f in feature_spec.get("features", [])]
     if booster.num_features() != len(names):
         raise BundleError(f"booster expects {booster.num_features()} features, spec lists {len(names)}")
-    return Bundle(booster=booster, calibrator=calibrator, feature_spec=feature_spec, digests=digests)
+    cards = {name: _inside(folder, name).read_text(encoding="utf-8") for name in CARD_FILES if name in digests}
+    return Bundle(booster=booster, calibrator=calibrator, feature_spec=feature_spec, digests=digests, cards=cards)
 
 
 def _verified_digests(folder: Path) -> dict[str, str]:
@@ -81,8 +89,10 @@ def _verified_digests(folder: Path) -> dict[str, str]:
         raise BundleError(f"no {MANIFEST_FILE} in {folder.name}")
     manifest = _read_json(manifest_path)
     digests = manifest.get("sha256", {})
-    if manifest.get("manifest_version") != MANIFEST_VERSION or set(digests) != set(BUNDLE_FILES):
-        raise BundleError(f"{MANIFEST_FILE} does not list exactly {', '.join(BUNDLE_FILES)}")
+    listed = set(digests)
+    if manifest.get("manifest_version") != MANIFEST_VERSION or not set(BUNDLE_FILES) <= listed \
+            or not listed <= set(BUNDLE_FILES) | set(CARD_FILES):
+        raise BundleError(f"{MANIFEST_FILE} must list {', '.join(BUNDLE_FILES)} (and optionally the model card)")
     for name, expected in digests.items():
         path = _inside(folder, name)
         if not path.is_file() or sha256_file(path) != expected:

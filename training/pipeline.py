@@ -81,7 +81,7 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
         feature_spec = feature_spec_for(spec, data, split)
         tags = run_tags(spec, sources)
         card = write_card(work / "card", spec, evaluation, gates, tags, feature_spec["features"])
-        write_bundle(work / "bundle", fitted.booster, fitted.calibrator, feature_spec)
+        write_bundle(work / "bundle", fitted.booster, fitted.calibrator, feature_spec, cards=card)
         logged = tracking.log_and_register(
             model_name=spec.name, bundle_dir=work / "bundle", spec_path=spec_path,
             params=run_params(spec, fitted), metrics=mlflow_safe(metrics), tags=tags,

@@ -18,7 +18,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from pmed.bundle import BUNDLE_FILES, MANIFEST_FILE, read_bundle
+from pmed.bundle import read_bundle
 from pmed.registry import download_version, registry_client
 from pmed.settings import Settings
 from training.failpoints import failpoint
@@ -63,7 +63,7 @@ def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, para
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(MODEL_CODE),
-            artifacts={name: str(bundle_dir / name) for name in (*BUNDLE_FILES, MANIFEST_FILE)},
+            artifacts={path.name: str(path) for path in sorted(bundle_dir.iterdir())},  # bundle + manifest
             input_example=input_example,
             pip_requirements=model_requirements(),  # stated, not inferred: inference reloads the model (~5 s)
         )

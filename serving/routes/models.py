@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from serving.audit import AuditError
@@ -44,6 +46,18 @@ def model_info(model: ServedModelDep) -> ModelInfo:
                      target=spec["target"], horizon_years=spec["horizon_years"],
                      calibration=model.bundle.calibrator.to_dict(), explanation_scale=SCALE,
                      features=model.features)
+
+
+@router.get("/models/{name}/card", dependencies=[require_roles(*ALL_ROLES)], response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}, "text/markdown": {}}, "description": "The model card"},
+                       404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+def model_card(model: ServedModelDep, format: Literal["html", "markdown"] = "html") -> Response:  # noqa: A002
+    """The model card of the served version: intended use, data, performance with CIs, subgroups, limits."""
+    name = "model_card.html" if format == "html" else "model_card.md"
+    card = model.bundle.cards.get(name)
+    if card is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"version {model.version} of {model.name} carries no model card")
+    return Response(card, media_type="text/html; charset=utf-8" if format == "html" else "text/markdown; charset=utf-8")
 
 
 @router.post("/models/{name}/predict", response_model=PredictionResponse,

@@ -149,3 +149,13 @@ def test_no_prediction_leaves_when_audit_cannot_be_written(client: TestClient, a
     assert response.status_code == 503
     assert "audit" in response.json()["detail"]
     assert "risk" not in response.text
+
+
+def test_model_card_of_the_served_version(client: TestClient, api_keys: dict[str, str]) -> None:
+    html = client.get("/v1/models/cad_risk/card", headers=auth(api_keys["clinician"]))
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "Model card: cad_risk" in html.text and "Intended use" in html.text
+    assert "data:image/png;base64," in html.text  # self-contained: figures embedded
+    markdown = client.get("/v1/models/cad_risk/card?format=markdown", headers=auth(api_keys["data_scientist"]))
+    assert markdown.status_code == 200 and markdown.text.startswith("# Model card: cad_risk")
+    assert client.get("/v1/models/cad_risk/card").status_code == 401

@@ -79,3 +79,18 @@ def test_missing_manifest_is_refused(bundle_dir: Path) -> None:
     (bundle_dir / "manifest.json").unlink()
     with pytest.raises(BundleError, match="manifest"):
         read_bundle(bundle_dir)
+
+
+def test_model_card_travels_in_the_bundle_and_is_verified(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((100, 2))
+    booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(X, label=X[:, 0] > 0.5), 2)
+    card = tmp_path / "model_card.md"
+    card.write_text("# Model card: demo\n")
+    folder = tmp_path / "b"
+    write_bundle(folder, booster, fit_calibrator("sigmoid", rng.normal(size=50), rng.integers(0, 2, 50)),
+                 {"features": [{"name": "a"}, {"name": "b"}]}, cards=[card])
+    assert read_bundle(folder).cards == {"model_card.md": "# Model card: demo\n"}
+    (folder / "model_card.md").write_text("# Model card: edited\n")
+    with pytest.raises(BundleError, match="model_card.md"):
+        read_bundle(folder)
