@@ -37,6 +37,7 @@ from training.failpoints import failpoint
 from training.fit import FittedModel, TrainingData, fit_model
 from training.gates import GateResult, all_passed, check_gates
 from training.report import Evaluation, evaluate_model
+from training.search import search_params
 from training.spec import ModelSpec, load_spec
 from training.split import Split, split_cohort
 
@@ -64,6 +65,12 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
     split = split_cohort(data.keys, data.cohort, spec.split, spec.seed)
     progress(f"{len(data.y)} patients at risk: train {len(split.train)}, validation {len(split.validation)}, "
              f"test {len(split.test)}; fitting XGBoost with early stopping")
+    trials: list[dict[str, object]] = []
+    if spec.search:
+        progress(f"searching hyperparameters: up to {spec.search.trials} trials / {spec.search.timeout_seconds} s")
+        best, trials = search_params(spec, data, split)
+        spec = spec.model_copy(update={"xgboost": best})
+        progress(f"best of {len(trials)} trials: {best.model_dump()}")
     fitted = fit_model(spec, data, split)
     failpoint("after_fit")
     client = tracking.configure_mlflow(settings)
@@ -89,6 +96,7 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
             files={"evaluation/figures": evaluation.figures, "model_card": card,
                    "model_card/figures": evaluation.figures},  # the Markdown card links figures/*.png
             input_example=pd.DataFrame([{f["name"]: f["example"] for f in feature_spec["features"]}]),
+            trials=trials,
         )
     failpoint("after_register")
     tracking.verify_version(client, spec.name, logged.version)

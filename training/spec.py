@@ -33,6 +33,17 @@ class XGBoostParams(_Strict):
     nthread: int = Field(0, ge=0, description="0 = all cores (training only; serving uses 1)")
 
 
+class SearchSpec(_Strict):
+    """Optional hyperparameter search (Optuna TPE, seeded) within a budget of trials and seconds.
+
+    Each trial boosts on the training patients with early stopping on validation; the best validation
+    log-loss wins. The test patients are never seen by the search.
+    """
+
+    trials: int = Field(20, ge=1, le=500)
+    timeout_seconds: int | None = Field(600, ge=1)
+
+
 class SplitFractions(_Strict):
     """How patients are divided. ``by: patient`` is a seeded random split; ``by: site`` holds out whole
     sites as the test set and ``by: time`` the patients indexed on or after ``test_from`` (temporal
@@ -102,6 +113,7 @@ class ModelSpec(_Strict):
                                                                         "not in the registry")
     monotone_constraints: dict[str, Literal[-1, 1]] = {}
     xgboost: XGBoostParams = XGBoostParams()
+    search: SearchSpec | None = None
     calibration: CalibrationMethod = "sigmoid"
     split: SplitFractions = SplitFractions()
     seed: int = 42

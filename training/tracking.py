@@ -48,7 +48,8 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
 
 def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, params: dict[str, Any],
                      metrics: dict[str, float], tags: dict[str, str], reports: dict[str, Any],
-                     files: dict[str, list[Path]], input_example: pd.DataFrame) -> LoggedVersion:
+                     files: dict[str, list[Path]], input_example: pd.DataFrame,
+                     trials: list[dict[str, Any]] = ()) -> LoggedVersion:
     """Log one training run with its model bundle and register the model as a new version."""
     with mlflow.start_run(run_name=f"{model_name}-train") as run:
         mlflow.set_tags(tags)
@@ -57,6 +58,11 @@ def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, para
         mlflow.log_artifact(str(spec_path), artifact_path="spec")
         for name, payload in reports.items():
             mlflow.log_dict(payload, f"reports/{name}.json")
+        for trial in trials:  # hyperparameter-search trials as child runs, comparable in the MLflow UI
+            with mlflow.start_run(run_name=f"{model_name}-trial-{trial['number']}", nested=True):
+                mlflow.log_params(trial["params"])
+                mlflow.log_metrics({"validation_logloss": trial["validation_logloss"],
+                                    "best_iteration": trial["best_iteration"]})
         for folder, paths in files.items():
             for path in paths:
                 mlflow.log_artifact(str(path), artifact_path=folder)

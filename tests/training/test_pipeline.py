@@ -135,3 +135,20 @@ def test_a_version_worse_than_the_champion_is_not_promoted(settings: Settings, f
     assert failed == ["vs_champion"], weak.gates
     client = registry_client(settings)
     assert str(version_for_alias(client, "cad_risk", "champion").version) == champion.version
+
+
+def test_hyperparameter_search_logs_each_trial_as_a_child_run(settings: Settings, feature_dir: Path,
+                                                              tmp_path: Path) -> None:
+    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw.update(search={"trials": 4, "timeout_seconds": 120}, baselines=[], bootstrap_samples=20)
+    spec = tmp_path / "searched.yaml"
+    spec.write_text(yaml.safe_dump(raw))
+    outcome = train_from_spec(spec, feature_dir, settings)
+    client = registry_client(settings)
+    parent = client.get_run(outcome.run_id)
+    children = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{outcome.run_id}'")
+    assert len(children) == 4
+    best = min(children, key=lambda r: r.data.metrics["validation_logloss"])
+    assert parent.data.params["xgb.max_depth"] == best.data.params["max_depth"]
+    assert float(parent.data.params["xgb.learning_rate"]) == pytest.approx(float(best.data.params["learning_rate"]))
