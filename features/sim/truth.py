@@ -6,14 +6,16 @@ record as the most recent measurement before the index date. A model that sees t
 therefore, in principle, reach the oracle (the true risk), apart from the few values that are missing.
 
 CAD, 10 years (log-odds):
-    -3.0 + 0.065 (age - 55) + 0.55 male + 0.011 (LDL - 120) - 0.018 (HDL - 50) + 0.018 (SBP - 125)
+    -3.6 + 0.065 (age - 55) + 0.8 male + 0.011 (LDL - 120) - 0.018 (HDL - 50) + 0.018 (SBP - 125)
     + 0.65 current smoker + 0.55 T2D - 0.25 statin - 0.0015 (activity - 150) + 0.45 CAD-PRS(z)
     + 0.004 (LDL - 120) * CAD-PRS(z)          [genetic risk amplifies the LDL effect]
     - 0.02 (age - 55) * current smoker        [smoking matters relatively more when young]
+    + 0.0012 max(age - 60, 0)^2               [risk accelerates in old age]
+    + 0.3 (sleep - 7)^2                       [U-shaped: short and long sleep both riskier]
 T2D, 5 years, patients without T2D at index (log-odds):
-    -3.1 + 0.13 (BMI - 27) + 1.6 (HbA1c - 5.4) + 0.025 (age - 55) + 0.45 T2D-PRS(z)
-    - 0.002 (activity - 150) - 0.12 (diet - 5.5) + 0.25 hypertension
-    + 0.05 (BMI - 27) * T2D-PRS(z)            [genetic risk amplifies the BMI effect]
+    -3.45 + 0.13 (BMI - 27) + 0.6 (HbA1c - 5.4) + 2.5 max(HbA1c - 5.7, 0)   [steep above prediabetes]
+    + 0.025 (age - 55) + 0.45 T2D-PRS(z) - 0.002 (activity - 150) - 0.12 (diet - 5.5)
+    + 0.25 hypertension + 0.05 (BMI - 27) * T2D-PRS(z) + 0.3 (sleep - 7)^2
 PRS(z) is the weighted effect-allele sum standardised to mean 0, SD 1 over the simulated cohort.
 """
 
@@ -29,14 +31,17 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def cad_10y_logit(t: pd.DataFrame) -> np.ndarray:
     smoker = t["current_smoker"]
-    return (-3.0 + 0.065 * (t["age"] - 55) + 0.55 * t["male"] + 0.011 * (t["ldl"] - 120)
+    return (-3.6 + 0.065 * (t["age"] - 55) + 0.8 * t["male"] + 0.011 * (t["ldl"] - 120)
             - 0.018 * (t["hdl"] - 50) + 0.018 * (t["sbp"] - 125) + 0.65 * smoker + 0.55 * t["t2d"]
             - 0.25 * t["statin"] - 0.0015 * (t["activity"] - 150) + 0.45 * t["cad_prs_z"]
-            + 0.004 * (t["ldl"] - 120) * t["cad_prs_z"] - 0.02 * (t["age"] - 55) * smoker).to_numpy()
+            + 0.004 * (t["ldl"] - 120) * t["cad_prs_z"] - 0.02 * (t["age"] - 55) * smoker
+            + 0.0012 * np.maximum(t["age"] - 60, 0) ** 2
+            + 0.3 * (t["sleep"] - 7) ** 2).to_numpy()
 
 
 def t2d_5y_logit(t: pd.DataFrame) -> np.ndarray:
-    return (-3.1 + 0.13 * (t["bmi"] - 27) + 1.6 * (t["hba1c"] - 5.4) + 0.025 * (t["age"] - 55)
+    return (-3.45 + 0.13 * (t["bmi"] - 27) + 0.6 * (t["hba1c"] - 5.4) + 2.5 * np.maximum(t["hba1c"] - 5.7, 0)
+            + 0.025 * (t["age"] - 55) + 0.3 * (t["sleep"] - 7) ** 2
             + 0.45 * t["t2d_prs_z"] - 0.002 * (t["activity"] - 150) - 0.12 * (t["diet"] - 5.5)
             + 0.25 * t["hypertension"] + 0.05 * (t["bmi"] - 27) * t["t2d_prs_z"]).to_numpy()
 

@@ -27,7 +27,7 @@ from training.pipeline import train_from_spec
 REPO = Path(__file__).resolve().parents[2]
 TRUTH_INPUTS = {"age": "age_years", "male": "sex_male", "ldl": "ldl_mg_dl", "hdl": "hdl_mg_dl", "sbp": "sbp_mm_hg",
                 "current_smoker": "current_smoker", "t2d": "t2d_dx", "statin": "statin_rx",
-                "activity": "physical_activity_min_wk", "cad_prs_z": "cad_prs_sum"}
+                "activity": "physical_activity_min_wk", "sleep": "sleep_hours", "cad_prs_z": "cad_prs_sum"}
 
 
 def true_effect_sizes(features: pd.DataFrame) -> dict[str, float]:
