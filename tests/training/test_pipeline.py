@@ -47,7 +47,8 @@ def test_gate_failure_registers_but_never_promotes(settings: Settings, feature_d
     noise = write_feature_table(tmp_path / "noise", n=3000, seed=8, signal=0.0)
     failed = train_from_spec(_spec(tmp_path, min_auroc=0.7), noise, settings)
     assert not failed.promoted
-    assert [g.name for g in failed.gates if not g.passed] == ["min_auroc"] or not all(g.passed for g in failed.gates)
+    failed_gates = {g.name: g for g in failed.gates if not g.passed}
+    assert "min_auroc" in failed_gates and failed_gates["min_auroc"].value < 0.7  # noise cannot reach 0.7
     client = registry_client(settings)
     assert str(version_for_alias(client, "cad_risk", "champion").version) == first.version
     assert client.get_model_version("cad_risk", failed.version).tags["pmed.gates"] == "failed"
