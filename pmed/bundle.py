@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xgboost as xgb
 
 from pmed.calibration import Calibrator, calibrator_from_dict
@@ -42,6 +43,11 @@ class Bundle:
     @property
     def feature_names(self) -> list[str]:
         return [f["name"] for f in self.feature_spec["features"]]
+
+    def risk(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated risk for rows of X (features in ``feature_names`` order, NaN = missing)."""
+        margin = self.booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
+        return self.calibrator.predict(margin)
 
 
 def sha256_file(path: Path) -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
@@ -24,5 +23,4 @@ def champion_test_auroc(client: MlflowClient, model_name: str, version: str, tab
     if not set(bundle.feature_names) <= set(table.columns):
         return None
     rows = table.set_index(KEY).loc[test_keys.to_numpy(), bundle.feature_names].astype("float64").to_numpy()
-    margin = bundle.booster.predict(xgb.DMatrix(rows, missing=np.nan), output_margin=True)
-    return float(roc_auc_score(y_test, bundle.calibrator.predict(margin)))
+    return float(roc_auc_score(y_test, bundle.risk(rows)))

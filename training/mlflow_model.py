@@ -12,7 +12,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from mlflow.pyfunc import PythonModel
 
 from pmed.bundle import MANIFEST_FILE, read_bundle
@@ -24,9 +23,7 @@ class PmedRiskModel(PythonModel):
         self._bundle = read_bundle(folder)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
-        X = model_input[self._bundle.feature_names].astype("float64").to_numpy()
-        margin = self._bundle.booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
-        return self._bundle.calibrator.predict(margin)
+        return self._bundle.risk(model_input[self._bundle.feature_names].astype("float64").to_numpy())
 
 
 mlflow.models.set_model(PmedRiskModel())
