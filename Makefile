@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast install serve clean
+.PHONY: help run test test-fast install system-deps serve clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,8 +24,11 @@ run: $(STAMP) ## simulate the demo cohort, build features, train + promote both 
 serve: $(STAMP) ## serve the current champions without retraining
 	$(BIN)/pmed serve
 
-test: $(STAMP) ## run the whole test suite (unit, property, integration, end-to-end)
-	$(BIN)/python -m pytest
+system-deps: ## install the Debian tools the tests run for real (plink2, chromium)
+	@scripts/system-deps.sh
+
+test: $(STAMP) system-deps ## run the whole test suite (unit, property, integration, end-to-end)
+	PMED_REQUIRE_SYSTEM_TOOLS=1 $(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## skip the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow"

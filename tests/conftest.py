@@ -60,3 +60,20 @@ def write_feature_table(folder: Path, n: int, seed: int, signal: float = 1.0) ->
 @pytest.fixture
 def feature_dir(tmp_path: Path) -> Path:
     return write_feature_table(tmp_path / "features", n=3000, seed=7)
+
+
+def require_tool(name: str) -> str:
+    """Path of a system tool a test runs for real. Under `make test` (CI) a missing tool fails the test;
+    in an ad-hoc pytest run without it, the test is skipped with the reason."""
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (make system-deps installs it)"
+        if os.environ.get("PMED_REQUIRE_SYSTEM_TOOLS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
