@@ -9,6 +9,7 @@ import pandas as pd
 import xgboost as xgb
 
 from pmed.calibration import Calibrator, fit_calibrator
+from pmed.progress import Advance
 from training.spec import ModelSpec
 from training.split import Split
 
@@ -56,7 +57,18 @@ def booster_params(spec: ModelSpec) -> dict[str, object]:
     }
 
 
-def fit_model(spec: ModelSpec, data: TrainingData, split: Split) -> FittedModel:
+class _Rounds(xgb.callback.TrainingCallback):
+    """Reports each boosting round (for a progress bar); never stops training."""
+
+    def __init__(self, advance: Advance) -> None:
+        self.advance = advance
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:  # noqa: ARG002
+        self.advance(1)
+        return False
+
+
+def fit_model(spec: ModelSpec, data: TrainingData, split: Split, advance: Advance | None = None) -> FittedModel:
     """Boost on the training part with early stopping on validation, then calibrate on validation.
 
     The booster is truncated to its best iteration before saving, so the stored model, its SHAP values
@@ -69,7 +81,7 @@ def fit_model(spec: ModelSpec, data: TrainingData, split: Split) -> FittedModel:
     booster = xgb.train(
         booster_params(spec), train, num_boost_round=spec.xgboost.n_estimators,
         evals=[(valid, "validation")], early_stopping_rounds=spec.xgboost.early_stopping_rounds,
-        verbose_eval=False,
+        verbose_eval=False, callbacks=[_Rounds(advance)] if advance else None,
     )
     best = int(booster.best_iteration)
     booster = booster[: best + 1]

@@ -20,6 +20,7 @@ import xgboost
 from mlflow import MlflowClient
 
 from pmed.bundle import write_bundle
+from pmed.progress import progress_bar
 from pmed.registry import version_for_alias
 from pmed.settings import Settings
 from training import tracking
@@ -68,12 +69,17 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
     trials: list[dict[str, object]] = []
     if spec.search:
         progress(f"searching hyperparameters: up to {spec.search.trials} trials / {spec.search.timeout_seconds} s")
-        best, trials = search_params(spec, data, split)
+        with progress_bar("hyperparameter trials", spec.search.trials) as advance:
+            best, trials = search_params(spec, data, split, advance)
         spec = spec.model_copy(update={"xgboost": best})
         progress(f"best of {len(trials)} trials: {best.model_dump()}")
-    fitted = fit_model(spec, data, split)
+    with progress_bar("boosting rounds (early stopping may end sooner)", spec.xgboost.n_estimators) as advance:
+        fitted = fit_model(spec, data, split, advance)
+    progress(f"stopped at round {fitted.best_iteration + 1} of at most {spec.xgboost.n_estimators}")
     failpoint("after_fit")
     client = tracking.configure_mlflow(settings)
+    for run_id in tracking.reap_stale_runs(client, settings.experiment):
+        progress(f"MLflow run {run_id} was left RUNNING by a killed training process: marked KILLED")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         progress("evaluating on held-out patients: metrics with bootstrap CIs, baselines, subgroups, decision curve")
@@ -85,7 +91,7 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
                  + (f", oracle AUROC {metrics['oracle_auroc']:.3f}" if "oracle_auroc" in metrics else "")
                  + "".join(f", {k.removesuffix('.auroc')} {v:.3f}" for k, v in metrics.items()
                            if k.endswith(".auroc") and not k.startswith("subgroup")))
-        feature_spec = feature_spec_for(spec, data, split)
+        feature_spec = feature_spec_for(spec, data, split, evaluation.report["importance"]["feature"])
         tags = run_tags(spec, sources)
         card = write_card(work / "card", spec, evaluation, gates, tags, feature_spec["features"])
         write_bundle(work / "bundle", fitted.booster, fitted.calibrator, feature_spec, cards=card)
@@ -137,8 +143,9 @@ def mlflow_safe(metrics: dict[str, float]) -> dict[str, float]:
     return {clean(k): v for k, v in metrics.items() if v == v}  # NaN metrics are left out
 
 
-def feature_spec_for(spec: ModelSpec, data: TrainingData, split: Split) -> dict[str, object]:
-    """What serving needs to validate requests and label explanations, fixed at training time."""
+def feature_spec_for(spec: ModelSpec, data: TrainingData, split: Split,
+                     importance: dict[str, float] | None = None) -> dict[str, object]:
+    """What serving needs to validate requests, label explanations and flag or abstain, fixed at training time."""
     return {
         "model": spec.name,
         "description": spec.description,
@@ -147,7 +154,9 @@ def feature_spec_for(spec: ModelSpec, data: TrainingData, split: Split) -> dict[
         "target": spec.target,
         "horizon_years": spec.horizon_years,
         "calibration": spec.calibration,
-        "features": describe_features(spec, data.X[split.train]),
+        "decision_thresholds": list(spec.decision_thresholds),
+        "max_missing_importance": spec.max_missing_importance,
+        "features": describe_features(spec, data.X[split.train], importance),
     }
 
 

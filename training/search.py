@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 import xgboost as xgb
 
+from pmed.progress import Advance
 from training.fit import TrainingData, booster_params
 from training.spec import ModelSpec, XGBoostParams
 from training.split import Split
@@ -26,7 +27,8 @@ SPACE = {  # name: (low, high, log scale)
 }
 
 
-def search_params(spec: ModelSpec, data: TrainingData, split: Split) -> tuple[XGBoostParams, list[dict[str, Any]]]:
+def search_params(spec: ModelSpec, data: TrainingData, split: Split,
+                  advance: Advance | None = None) -> tuple[XGBoostParams, list[dict[str, Any]]]:
     """(best parameters, trials as {number, params, validation_logloss, best_iteration})."""
     assert spec.search is not None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -48,7 +50,8 @@ def search_params(spec: ModelSpec, data: TrainingData, split: Split) -> tuple[XG
         return loss
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=spec.seed))
-    study.optimize(objective, n_trials=spec.search.trials, timeout=spec.search.timeout_seconds)
+    study.optimize(objective, n_trials=spec.search.trials, timeout=spec.search.timeout_seconds,
+                   callbacks=[lambda _study, _trial: advance(1)] if advance else None)
     return spec.xgboost.model_copy(update=study.best_params), records
 
 

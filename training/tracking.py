@@ -8,7 +8,9 @@ point therefore leaves the previous champion serving.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from training.failpoints import failpoint
 
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 GATES_TAG = "pmed.gates"
+PID_TAG, HOST_TAG = "pmed.pid", "pmed.host"
+log = logging.getLogger("pmed.training")
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, para
                      trials: list[dict[str, Any]] = ()) -> LoggedVersion:
     """Log one training run with its model bundle and register the model as a new version."""
     with mlflow.start_run(run_name=f"{model_name}-train") as run:
-        mlflow.set_tags(tags)
+        mlflow.set_tags({**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(spec_path), artifact_path="spec")
@@ -76,6 +80,38 @@ def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, para
         failpoint("after_logging")
         version = mlflow.register_model(info.model_uri, model_name, tags={"pmed.run_id": run.info.run_id})
     return LoggedVersion(run_id=run.info.run_id, version=str(version.version))
+
+
+def reap_stale_runs(client: MlflowClient, experiment_name: str) -> list[str]:
+    """Mark as KILLED the runs still RUNNING whose training process on this host is gone.
+
+    A process killed mid-run (SIGKILL, power loss) cannot end its MLflow run, which then shows as running
+    forever in the UI. Only runs started on this host by a process that no longer exists are touched,
+    so a concurrent training run is never reaped.
+    """
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return []
+    reaped = []
+    host = socket.gethostname()
+    for run in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
+        pid = run.data.tags.get(PID_TAG, "")
+        if run.data.tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, "pmed.reaped", "process gone; marked KILLED by a later training run")
+        client.set_terminated(run.info.run_id, status="KILLED")
+        reaped.append(run.info.run_id)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def model_requirements() -> list[str]:

@@ -46,8 +46,10 @@ def test_sigkill_at_any_point_never_moves_champion_or_leaves_a_broken_version(tm
     first = _train(home, features)
     assert first.returncode == 0, first.stderr
     client = registry_client(Settings(home=home, _env_file=None))
+    later_output = []
     for point in POINTS:
         killed = _train(home, features, point)
+        later_output.append(killed.stdout)
         assert killed.returncode == -signal.SIGKILL, (point, killed.stdout, killed.stderr)
         assert str(version_for_alias(client, "cad_risk", "champion").version) == "1", point
     versions = client.search_model_versions("name='cad_risk'")
@@ -55,5 +57,12 @@ def test_sigkill_at_any_point_never_moves_champion_or_leaves_a_broken_version(tm
     for mv in versions:
         with tempfile.TemporaryDirectory() as tmp:
             read_bundle(download_version(client, "cad_risk", str(mv.version), Path(tmp)))  # complete and verified
-    assert _train(home, features).returncode == 0  # and the next clean run promotes normally
+    clean = _train(home, features)
+    assert clean.returncode == 0  # and the next clean run promotes normally
     assert str(version_for_alias(client, "cad_risk", "champion").version) == "4"
+    # the run killed mid-logging was left RUNNING; the next training run on this host marked it KILLED
+    experiment = client.get_experiment_by_name("pmed").experiment_id
+    assert not client.search_runs([experiment], "attributes.status = 'RUNNING'")
+    reaped = client.search_runs([experiment], "attributes.status = 'KILLED'")
+    assert len(reaped) == 1 and "pmed.reaped" in reaped[0].data.tags
+    assert sum("marked KILLED" in out for out in [*later_output, clean.stdout]) == 1
