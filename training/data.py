@@ -83,11 +83,17 @@ def data_fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def describe_features(spec: ModelSpec, X_train: np.ndarray) -> list[dict[str, Any]]:
-    """Feature definitions plus what the training data says: a typical value and the observed range.
+TRAINING_QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
+
+
+def describe_features(spec: ModelSpec, X_train: np.ndarray,
+                      importance: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Feature definitions plus what the training data says: a typical value, the observed range and
+    quantiles, and (when given) the feature's mean |SHAP| importance.
 
     ``example`` (the training median) gives API clients a valid value to start from; the observed range
-    lets serving flag inputs the model never saw.
+    and quantiles let serving flag inputs the model never or rarely saw; the importance lets serving
+    judge how much of the model's usual evidence a patient's missing values take away.
     """
     described = []
     for column, feature in enumerate(feature_definitions(spec)):
@@ -98,6 +104,10 @@ def describe_features(spec: ModelSpec, X_train: np.ndarray) -> list[dict[str, An
         entry["training_min"] = float(observed.min()) if observed.size else None
         entry["training_max"] = float(observed.max()) if observed.size else None
         entry["training_missing_rate"] = float(1 - observed.size / max(values.size, 1))
+        entry["training_quantiles"] = ({f"p{round(100 * q):02d}": float(np.quantile(observed, q))
+                                        for q in TRAINING_QUANTILES} if observed.size else {})
+        if importance is not None:
+            entry["mean_abs_shap"] = float(importance.get(feature.name, 0.0))
         described.append(entry)
     return described
 

@@ -120,6 +120,9 @@ class ModelSpec(_Strict):
     gates: Gates = Gates()
     subgroups: list[str] = ["sex", "ancestry", "age_band"]
     decision_thresholds: tuple[float, float] = Field((0.05, 0.30), description="net-benefit threshold range")
+    max_missing_importance: float = Field(
+        0.4, gt=0, le=1, description="serving abstains (returns no risk) when a patient's missing features carry "
+                                     "more than this share of the model's mean |SHAP| importance")
     baselines: list[Literal["logistic_regression", "pooled_cohort_equations"]] = ["logistic_regression"]
     bootstrap_samples: int = Field(200, ge=10, le=5000, description="resamples behind every 95% CI")
     limitations: str = ""
