@@ -22,6 +22,9 @@ class PredictionRequest(_Body):
     patients: list[PatientIn] = Field(min_length=1)
 
 
+Direction = Literal["raises risk", "lowers risk", "no effect"]
+
+
 class Contribution(BaseModel):
     feature: str
     display_name: str
@@ -29,8 +32,47 @@ class Contribution(BaseModel):
                                             "learned default branch was used)")
     unit: str
     source: str
+    concept: str = Field("", description="The clinical concept this feature is grouped under")
     contribution: float = Field(description="Exact TreeSHAP value on the explanation's scale")
-    direction: Literal["raises risk", "lowers risk", "no effect"]
+    risk_points: float | None = Field(None, description="Share of (risk - baseline risk), in percentage points")
+    direction: Direction
+
+
+class ConceptValue(BaseModel):
+    feature: str
+    display_name: str
+    value: float | None
+    unit: str
+    text: str = Field(description="The value as a clinician reads it, e.g. '190 mg/dL', 'yes', 'not recorded'")
+
+
+class Concept(BaseModel):
+    """Contributions of the features behind one clinical concept, added together (both scales)."""
+
+    concept: str = Field(description="Display name of the concept, e.g. 'LDL cholesterol'")
+    sources: list[str] = Field(description="genetic / lifestyle / ehr / demographic / other")
+    values: list[ConceptValue]
+    log_odds: float = Field(description="Sum of the concept's features' exact TreeSHAP values (log-odds)")
+    risk_points: float = Field(description="Sum of the concept's features' risk points (percentage points)")
+    direction: Direction
+    sentence: str = Field(description="The driver as a sentence, e.g. 'LDL cholesterol 190 mg/dL raises "
+                                      "the 10-year risk by 3.1 points'")
+
+
+class RiskPointsSummary(BaseModel):
+    scale: str
+    method: str
+    baseline_risk: float = Field(description="calibration(base_value): the calibrated risk at the expected margin")
+    baseline_percent: float
+    total_points: float = Field(description="100 * (risk - baseline_risk); the risk points of all features add "
+                                            "up to this")
+
+
+class Flag(BaseModel):
+    kind: Literal["outside_training_range", "unusual_value", "missing", "abstained"]
+    severity: Literal["info", "warning", "critical"]
+    feature: str | None = Field(description="The feature concerned (null for a flag about the whole prediction)")
+    message: str = Field(description="What the flag means, without repeating the patient's value")
 
 
 class Explanation(BaseModel):
@@ -42,11 +84,20 @@ class Explanation(BaseModel):
 
 class PatientPrediction(BaseModel):
     patient_id: str
-    risk: float = Field(ge=0, le=1, description="Calibrated probability of the outcome within the horizon")
-    risk_percent: float
+    risk: float | None = Field(ge=0, le=1, description="Calibrated probability of the outcome within the "
+                                                       "horizon; null when the model abstains")
+    risk_percent: float | None
+    risk_category: Literal["low", "intermediate", "high"] | None = Field(
+        None, description="Against the model's decision thresholds (below the lower: low; at or above the "
+                          "upper: high); null when abstaining or when the version declares none")
     horizon_years: float
     missing_features: list[str]
-    explanation: Explanation
+    explanation: Explanation | None = Field(description="Exact log-odds contributions; null when abstaining")
+    risk_points: RiskPointsSummary | None = Field(None, description="The calibrated-risk scale; null when abstaining")
+    concepts: list[Concept] = Field([], description="Contributions grouped by clinical concept, largest first")
+    flags: list[Flag] = []
+    abstained: bool = False
+    abstain_reason: str | None = None
 
 
 class PredictionResponse(BaseModel):

@@ -12,17 +12,15 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from serving.audit import AuditError
+from serving.clinical import patient_prediction
 from serving.deps import AuditDep, CallerDep, ServedModelDep, StoreDep, require_roles
-from serving.explain import SCALE, Explained, explain
+from serving.explain import SCALE, explain
 from serving.registry import ServedModel
 from serving.schemas import (
-    Contribution,
     ErrorResponse,
-    Explanation,
     ModelInfo,
     ModelList,
     ModelSummary,
-    PatientPrediction,
     PredictionRequest,
     PredictionResponse,
 )
@@ -74,16 +72,17 @@ def predict(body: PredictionRequest, request: Request, caller: CallerDep, model:
     X = _feature_matrix(model, body)
     explained = explain(model.bundle, X)
     request_id = uuid.uuid4().hex
+    predictions = [patient_prediction(model, p.patient_id, X[i], explained, i)
+                   for i, p in enumerate(body.patients)]
     try:
         audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
                        "model": model.name, "version": model.version, "alias": model.alias,
-                       "patient_key": audit.pseudonym(p.patient_id), "outcome": "predicted"}
-                      for p in body.patients])
+                       "patient_key": audit.pseudonym(p.patient_id),
+                       "outcome": "abstained" if pred.abstained else "predicted"}
+                      for p, pred in zip(body.patients, predictions)])
     except AuditError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "prediction withheld: the audit log cannot be written") from exc
-    predictions = [_patient_prediction(model, p.patient_id, X[i], explained, i)
-                   for i, p in enumerate(body.patients)]
     return PredictionResponse(request_id=request_id, model=model.name, version=model.version,
                               alias=model.alias, outcome=model.bundle.feature_spec["target"],
                               predictions=predictions)
@@ -100,23 +99,3 @@ def _feature_matrix(model: ServedModel, body: PredictionRequest) -> np.ndarray:
     if errors:
         raise RequestValidationError(errors)
     return np.vstack(rows)
-
-
-def _patient_prediction(model: ServedModel, patient_id: str, row: np.ndarray, explained: Explained,
-                        i: int) -> PatientPrediction:
-    contributions = []
-    for j, feature in enumerate(model.features):
-        phi = float(explained.contributions[i, j])
-        value = None if np.isnan(row[j]) else float(row[j])
-        contributions.append(Contribution(
-            feature=feature["name"], display_name=feature["display_name"], value=value, unit=feature["unit"],
-            source=feature["source"], contribution=phi,
-            direction="raises risk" if phi > 0 else "lowers risk" if phi < 0 else "no effect"))
-    contributions.sort(key=lambda c: abs(c.contribution), reverse=True)
-    risk = float(explained.risk[i])
-    return PatientPrediction(
-        patient_id=patient_id, risk=risk, risk_percent=round(100 * risk, 2),
-        horizon_years=model.bundle.feature_spec["horizon_years"],
-        missing_features=[f["name"] for j, f in enumerate(model.features) if np.isnan(row[j])],
-        explanation=Explanation(scale=SCALE, base_value=float(explained.base_value[i]),
-                                margin=float(explained.margin[i]), contributions=contributions))

@@ -1,0 +1,88 @@
+"""Flags on a patient's inputs, and the decision to abstain rather than give a confident number.
+
+What the training data looked like is fixed in the bundle's feature spec at training time (observed
+min/max, quantiles, mean |SHAP| importance); older bundles without some of it still load, and the checks
+that need the missing part are simply skipped (importance falls back to equal weights).
+
+Messages never repeat the patient's value, only the training figures it was compared against.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from serving.concepts import value_text
+from serving.schemas import Flag
+
+DEFAULT_MAX_MISSING_IMPORTANCE = 0.4  # bundles written before the spec declared its own threshold
+
+
+@dataclass(frozen=True)
+class Assessment:
+    flags: list[Flag]
+    abstain_reason: str | None
+
+
+def assess(feature_spec: dict[str, Any], row: np.ndarray) -> Assessment:
+    """Flags for one patient's row (model order, NaN = missing) and, if the model should abstain, why."""
+    features = feature_spec["features"]
+    flags = [flag for f, v in zip(features, row) if (flag := _value_flag(f, float(v))) is not None]
+    reason = abstain_reason(feature_spec, row)
+    if reason:
+        flags.insert(0, Flag(kind="abstained", severity="critical", feature=None, message=reason))
+    return Assessment(flags=flags, abstain_reason=reason)
+
+
+def _value_flag(feature: dict[str, Any], value: float) -> Flag | None:
+    name = feature["display_name"]
+    if math.isnan(value):
+        return Flag(kind="missing", severity="info", feature=feature["name"],
+                    message=f"{name} was not provided: nothing was imputed, the model followed the branch it "
+                            "learned for missing values")
+    low, high = feature.get("training_min"), feature.get("training_max")
+    if low is not None and value < low:
+        return Flag(kind="outside_training_range", severity="warning", feature=feature["name"],
+                    message=f"{name} is below the lowest value in the training data ({value_text(feature, low)}); "
+                            "the model has not seen such patients and its answer there is an extrapolation")
+    if high is not None and value > high:
+        return Flag(kind="outside_training_range", severity="warning", feature=feature["name"],
+                    message=f"{name} is above the highest value in the training data "
+                            f"({value_text(feature, high)}); the model has not seen such patients and its "
+                            "answer there is an extrapolation")
+    quantiles = feature.get("training_quantiles") or {}
+    p01, p99 = quantiles.get("p01"), quantiles.get("p99")
+    if feature.get("kind") == "continuous" and p01 is not None and p99 is not None and not p01 <= value <= p99:
+        return Flag(kind="unusual_value", severity="info", feature=feature["name"],
+                    message=f"{name} is outside the middle 98% of the training data ({value_text(feature, p01)} "
+                            f"to {value_text(feature, p99)}); few training patients were like this")
+    return None
+
+
+def missing_importance_share(features: list[dict[str, Any]], row: np.ndarray) -> float:
+    """Share of the model's mean |SHAP| importance carried by the missing features (equal weights when the
+    bundle records no importance)."""
+    weights = np.array([float(f.get("mean_abs_shap", 1.0)) for f in features])
+    if not any("mean_abs_shap" in f for f in features) or weights.sum() <= 0:
+        weights = np.ones(len(features))
+    return float(weights[np.isnan(row)].sum() / weights.sum())
+
+
+def abstain_reason(feature_spec: dict[str, Any], row: np.ndarray) -> str | None:
+    """Why no risk should be given for this row, or None when it may be."""
+    features = feature_spec["features"]
+    missing = [f for f, v in zip(features, row) if np.isnan(v)]
+    required = [f["display_name"] for f in missing if f.get("required")]
+    if required:
+        return f"a required input is missing ({', '.join(required)})"
+    share = missing_importance_share(features, row)
+    limit = float(feature_spec.get("max_missing_importance", DEFAULT_MAX_MISSING_IMPORTANCE))
+    if share > limit:
+        names = ", ".join(f["display_name"] for f in missing)
+        return (f"too much is missing for a confident answer: the missing inputs ({names}) carry {share:.0%} of "
+                f"the model's usual evidence (mean |SHAP| importance), more than the {limit:.0%} this model "
+                "allows; record them and ask again")
+    return None
