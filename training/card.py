@@ -55,7 +55,8 @@ def card_sections(spec: ModelSpec, report: dict[str, Any], gates: list[GateResul
         ("Performance on held-out patients, 95% bootstrap CIs (12e, 23a)", [
             _performance_table(test),
             "Baselines are scored on the same test patients; the Pooled Cohort Equations only where all their "
-            "inputs are present (n shown), with African genetic ancestry standing in for self-reported Black "
+            "inputs are present (n shown; the row `model_on_..._patients` scores the model on exactly those "
+            "patients for a like-for-like comparison), with African genetic ancestry standing in for self-reported Black "
             "race. The oracle is the true risk, known only on simulated data.", *figures]),
         ("Subgroups and fairness (3c, 14, 23a)", [_subgroup_table(report["subgroups"]),
                                                   _gap_sentence(report["largest_subgroup_gaps"])]),

@@ -41,9 +41,11 @@ def evaluate_model(spec: ModelSpec, data: TrainingData, split: Split, fitted: Fi
     metrics["best_iteration"] = float(fitted.best_iteration)
     risks, comparisons = {"model": risk}, {"model": metrics}
     for name, baseline_risk in _baselines(spec, data, split).items():
-        comparisons[name] = evaluate_risk(y[~np.isnan(baseline_risk)], baseline_risk[~np.isnan(baseline_risk)],
-                                          spec.seed, n_boot)
+        scored = ~np.isnan(baseline_risk)
+        comparisons[name] = evaluate_risk(y[scored], baseline_risk[scored], spec.seed, n_boot)
         risks[name] = baseline_risk
+        if not scored.all():  # like for like: the model on exactly the patients this baseline could score
+            comparisons[f"model_on_{name}_patients"] = evaluate_risk(y[scored], risk[scored], spec.seed, n_boot)
     truth = f"true_risk_{spec.target}"
     if truth in data.cohort.columns:
         risks["oracle"] = data.cohort[truth].to_numpy()[split.test]

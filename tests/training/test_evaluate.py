@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -42,3 +44,30 @@ def test_subgroups_report_small_groups_without_metrics_and_flag_the_gap() -> Non
     assert gaps["g"]["worst"] == "tiny" and gaps["g"]["gap"] > 0.1
     few = subgroup_metrics(y[:3905], risk[:3905], pd.DataFrame({"g": group[:3905]}), ["g"], seed=0)
     assert [r for r in few if r["level"] == "tiny"][0].keys() == {"group", "level", "n", "events"}
+
+
+def test_a_baseline_with_gaps_is_compared_on_its_own_patients(tmp_path: Path) -> None:
+    """PCE cannot score a patient without total cholesterol: the model is then also scored on exactly
+    the patients PCE scored, so the comparison in the card is like for like."""
+    import pandas as pd
+
+    from tests.conftest import REPO, write_feature_table
+    from training.data import load_training_data
+    from training.fit import fit_model
+    from training.report import evaluate_model
+    from training.spec import load_spec
+    from training.split import split_cohort
+
+    folder = write_feature_table(tmp_path / "features", n=3000, seed=11)
+    table = pd.read_parquet(folder / "features.parquet")
+    table.loc[table.index % 3 == 0, "total_cholesterol_mg_dl"] = float("nan")
+    table.to_parquet(folder / "features.parquet", index=False)
+    spec = load_spec(REPO / "models" / "cad_risk.yaml").model_copy(update={"bootstrap_samples": 20})
+    data = load_training_data(folder, spec)
+    split = split_cohort(data.keys, data.cohort, spec.split, spec.seed)
+    evaluation = evaluate_model(spec, data, split, fit_model(spec, data, split), tmp_path / "figures")
+    test = evaluation.report["test"]
+    pce, paired = test["pooled_cohort_equations"], test["model_on_pooled_cohort_equations_patients"]
+    assert paired["n"] == pce["n"] < test["model"]["n"]
+    assert "model_on_pooled_cohort_equations_patients.auroc" in evaluation.metrics
+    assert "logistic_regression" in test and "model_on_logistic_regression_patients" not in test  # no gaps there
