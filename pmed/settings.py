@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     served_models: list[str] = Field(["cad_risk", "t2d_risk"], description="Registered models to serve")
     serve_alias: str = Field("champion", description="Registry alias the API serves")
     max_batch_patients: int = Field(1000, ge=1, description="Most patients in one predict call")
+    reload_seconds: float = Field(10.0, ge=0, description="How often to poll the registry for a moved "
+                                  "alias and hot-swap the new version; 0 = load once, never poll")
+    shadow_alias: str | None = Field(None, description="Alias (e.g. challenger) also scored on every "
+                                     "prediction for shadow comparison; never returned to callers")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted (413)")
+    max_concurrent_predictions: int = Field(16, ge=1, description="Predict calls served at once; more get "
+                                            "503 with Retry-After")
+    retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 503 when busy")
     demo_api_key: SecretStr | None = Field(None, description="Key `make run` registers for the demo")
     demo_patients: int = Field(40_000, ge=200, description="Size of the demo cohort")
     seed: int = Field(20261128, description="Seed for the demo cohort")
@@ -40,6 +48,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("PMED_DEMO_API_KEY must be at least 16 characters")
         return value
+
+    @field_validator("shadow_alias")
+    @classmethod
+    def _empty_alias_is_none(cls, value: str | None) -> str | None:
+        return value or None  # PMED_SHADOW_ALIAS= (empty) means no shadow
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -24,6 +24,7 @@ class AuditError(Exception):
 class AuditLog:
     def __init__(self, path: Path, pseudonym_key: bytes) -> None:
         self._path = path
+        self._events = path.with_name("events.jsonl")
         self._key = pseudonym_key
         self._lock = threading.Lock()
 
@@ -36,16 +37,35 @@ class AuditLog:
         return hmac.new(self._key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
     def record(self, records: list[dict[str, object]]) -> None:
-        """Write records durably or raise AuditError."""
+        """Write prediction records durably or raise AuditError."""
+        self._append(self._path, records)
+
+    def event(self, record: dict[str, object]) -> None:
+        """Write one administrative event (key issued or revoked, reload forced) durably or raise AuditError."""
+        self._append(self._events, [record])
+
+    def _append(self, path: Path, records: list[dict[str, object]]) -> None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         lines = "".join(json.dumps({"time": now, **r}, sort_keys=True) + "\n" for r in records)
         try:
-            with self._lock, self._path.open("a", encoding="utf-8") as handle:
-                handle.write(lines)
-                handle.flush()
-                os.fsync(handle.fileno())
+            with self._lock:
+                created = not path.exists()
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(lines)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                if created:  # a new file is durable only once its directory entry is
+                    _fsync_dir(path.parent)
         except OSError as exc:
             raise AuditError("audit log is not writable") from exc
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_or_create_secret(path: Path) -> bytes:

@@ -6,15 +6,16 @@ import uuid
 from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from serving.audit import AuditError
 from serving.clinical import patient_prediction
-from serving.deps import AuditDep, CallerDep, ServedModelDep, StoreDep, require_roles
+from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
 from serving.explain import SCALE, explain
+from serving.limits import prediction_slot
 from serving.registry import ServedModel
 from serving.schemas import (
     ErrorResponse,
@@ -24,19 +25,22 @@ from serving.schemas import (
     PredictionRequest,
     PredictionResponse,
 )
+from serving.shadow import score_shadow
 from serving.validation import safe_errors, to_row
 
-ALL_ROLES = ("clinician", "application", "data_scientist", "admin")
+METADATA_ROLES = ("clinician", "application", "data_scientist")  # applications build requests from it
+CARD_ROLES = ("clinician", "data_scientist")  # the card is read by people; admin manages keys only
 router = APIRouter(prefix="/v1", tags=["models"], responses={401: {"model": ErrorResponse}})
 
 
-@router.get("/models", response_model=ModelList, dependencies=[require_roles(*ALL_ROLES)])
+@router.get("/models", response_model=ModelList, dependencies=[require_roles(*METADATA_ROLES)],
+            responses={403: {"model": ErrorResponse}})
 def list_models(store: StoreDep) -> ModelList:
     return ModelList(models=[ModelSummary(name=m.name, version=m.version, alias=m.alias) for m in store.all()])
 
 
-@router.get("/models/{name}", response_model=ModelInfo, dependencies=[require_roles(*ALL_ROLES)],
-            responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+@router.get("/models/{name}", response_model=ModelInfo, dependencies=[require_roles(*METADATA_ROLES)],
+            responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 def model_info(model: ServedModelDep) -> ModelInfo:
     spec = model.bundle.feature_spec
     return ModelInfo(name=model.name, version=model.version, alias=model.alias,
@@ -46,9 +50,9 @@ def model_info(model: ServedModelDep) -> ModelInfo:
                      features=model.features)
 
 
-@router.get("/models/{name}/card", dependencies=[require_roles(*ALL_ROLES)], response_class=HTMLResponse,
+@router.get("/models/{name}/card", dependencies=[require_roles(*CARD_ROLES)], response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}, "text/markdown": {}}, "description": "The model card"},
-                       404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+                       403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 def model_card(model: ServedModelDep, format: Literal["html", "markdown"] = "html") -> Response:  # noqa: A002
     """The model card of the served version: intended use, data, performance with CIs, subgroups, limits."""
     name = "model_card.html" if format == "html" else "model_card.md"
@@ -59,11 +63,11 @@ def model_card(model: ServedModelDep, format: Literal["html", "markdown"] = "htm
 
 
 @router.post("/models/{name}/predict", response_model=PredictionResponse,
-             dependencies=[require_roles("clinician", "application")],
-             responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
+             dependencies=[require_roles("clinician", "application"), Depends(prediction_slot)],
+             responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
                         422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 def predict(body: PredictionRequest, request: Request, caller: CallerDep, model: ServedModelDep,
-            audit: AuditDep) -> PredictionResponse:
+            audit: AuditDep, store: StoreDep, metrics: MetricsDep) -> PredictionResponse:
     """Calibrated risk and an exact TreeSHAP explanation for each patient."""
     limit = request.app.state.settings.max_batch_patients
     if len(body.patients) > limit:
@@ -72,20 +76,23 @@ def predict(body: PredictionRequest, request: Request, caller: CallerDep, model:
     X = _feature_matrix(model, body)
     explained = explain(model.bundle, X)
     request_id = uuid.uuid4().hex
+    shadow = score_shadow(store, model, body.patients, explained.risk, metrics)
     predictions = [patient_prediction(model, p.patient_id, X[i], explained, i)
                    for i, p in enumerate(body.patients)]
     try:
         audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
                        "model": model.name, "version": model.version, "alias": model.alias,
                        "patient_key": audit.pseudonym(p.patient_id),
-                       "outcome": "abstained" if pred.abstained else "predicted"}
-                      for p, pred in zip(body.patients, predictions)])
+                       "outcome": "abstained" if pred.abstained else "predicted", **shadow[i]}
+                      for i, (p, pred) in enumerate(zip(body.patients, predictions))])
     except AuditError as exc:
+        metrics.audit_failures.inc()
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "prediction withheld: the audit log cannot be written") from exc
     return PredictionResponse(request_id=request_id, model=model.name, version=model.version,
                               alias=model.alias, outcome=model.bundle.feature_spec["target"],
                               predictions=predictions)
+    metrics.patients.labels(model.name, model.version).inc(len(predictions))
 
 
 def _feature_matrix(model: ServedModel, body: PredictionRequest) -> np.ndarray:
