@@ -81,6 +81,39 @@ def build_features(
         _say(line)
 
 
+@features_app.command("pgx")
+def pgx_features(
+    out: Annotated[Path, typer.Option(help="Output table, one row per sample and gene (.csv or .parquet)")],
+    vcf: Annotated[Path | None, typer.Option(help="GRCh38 VCF (plain or bgzipped) to call from")] = None,
+    pharmcat_report: Annotated[list[Path] | None, typer.Option(help="PharmCAT 3.x report.tsv (repeatable)")] = None,
+    outside_calls: Annotated[list[Path] | None, typer.Option(help="PharmCAT outside-call TSV (repeatable)")] = None,
+    sample: Annotated[str | None, typer.Option(help="Sample ID for a single PharmCAT file [default: from "
+                                                    "its name, <sample>.report.tsv]")] = None,
+    outside_call_dir: Annotated[Path | None, typer.Option(help="Also write <sample>.outside.tsv files here "
+                                                               "(PharmCAT -po input)")] = None,
+    assume_trans: Annotated[bool, typer.Option(help="Call unphased compound heterozygotes in trans instead "
+                                                    "of flagging them ambiguous")] = False,
+) -> None:
+    """CPIC diplotype, phenotype and activity score for CYP2C9, CYP2C19, DPYD, SLCO1B1 and VKORC1."""
+    from features.genetic.pgx import quality_counts
+    from features.genetic.pgx.cli import PgxInputError, pgx_table
+
+    try:
+        calls, rejected, quarantine, written = pgx_table(out, vcf, pharmcat_report or [], outside_calls or [],
+                                                         sample, outside_call_dir, assume_trans)
+    except PgxInputError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+    counts = quality_counts(calls)
+    _say(f"{calls['sample'].nunique()} samples; calls by quality: "
+         + ", ".join(f"{n} {q}" for q, n in counts.items()))
+    _say(f"{len(calls)} rows -> {out}")
+    if quarantine is not None:
+        _say(f"{rejected} input lines quarantined -> {quarantine}")
+    if written:
+        _say(f"{len(written)} outside-call files -> {outside_call_dir}")
+
+
 @app.command()
 def train(
     spec: Annotated[Path, typer.Argument(help="Model spec, e.g. models/cad_risk.yaml")],

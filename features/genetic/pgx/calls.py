@@ -49,8 +49,12 @@ def _row(sample: str, call: GeneCall, problems: dict[str, str]) -> dict[str, obj
 
 
 def calls_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=CALL_COLUMNS)
-    return frame.astype({"activity_score": "float64"})
+    """The output frame: text columns hold None (not NaN) where empty, the score is float64."""
+    frame = pd.DataFrame(rows, columns=CALL_COLUMNS).astype({"activity_score": "float64"})
+    for column in ("diplotype", "phenotype", "reason"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame["reason"] = frame["reason"].fillna("")
+    return frame
 
 
 def quality_counts(frame: pd.DataFrame) -> dict[str, int]:
