@@ -55,7 +55,7 @@ def read_report(path: Path, quarantine: Quarantine, sample: str | None = None) -
         who = fields.get("Sample ID", "").strip() or sample or sample_from_name(path)
         row = _report_row(path, number, who, fields, quarantine)
         if row is not None and (who, row["gene"]) in seen:
-            quarantine.add(str(path), np.array([number]), "Gene", "gene repeated for the same sample")
+            quarantine.add(path.name, np.array([number]), "Gene", "gene repeated for the same sample")
         elif row is not None:
             seen.add((who, row["gene"]))
             rows.append(row)
@@ -65,7 +65,7 @@ def read_report(path: Path, quarantine: Quarantine, sample: str | None = None) -
 def _report_row(path: Path, line: int, sample: str, fields: dict[str, str], quarantine: Quarantine
                 ) -> dict[str, object] | None:
     def reject(field: str, rule: str) -> None:
-        quarantine.add(str(path), np.array([line]), field, rule)
+        quarantine.add(path.name, np.array([line]), field, rule)
 
     gene = genes().get(fields.get("Gene", "").strip())
     if gene is None:
@@ -145,7 +145,7 @@ def read_outside_calls(path: Path, quarantine: Quarantine, sample: str | None = 
         fields = [f.strip() for f in line.split("\t")]
         row = _outside_row(path, number, who, fields, quarantine)
         if row is not None and row["gene"] in seen:
-            quarantine.add(str(path), np.array([number]), "gene", "gene repeated in one outside-call file")
+            quarantine.add(path.name, np.array([number]), "gene", "gene repeated in one outside-call file")
         elif row is not None:
             seen.add(row["gene"])
             rows.append(row)
@@ -155,7 +155,7 @@ def read_outside_calls(path: Path, quarantine: Quarantine, sample: str | None = 
 def _outside_row(path: Path, line: int, sample: str, fields: list[str], quarantine: Quarantine
                  ) -> dict[str, object] | None:
     def reject(field: str, rule: str) -> None:
-        quarantine.add(str(path), np.array([line]), field, rule)
+        quarantine.add(path.name, np.array([line]), field, rule)
 
     if len(fields) > 4:
         reject("line", f"{len(fields)} tab-separated fields; the format has at most 4")
