@@ -97,7 +97,7 @@ def _pair(gene: Gene, a: str, b: str) -> tuple[str, str]:
 
 def _judge(gene: Gene, readings: list[_Reading], defined: list[_Reading], candidates: frozenset,
            missing: list[str], assume_trans: bool) -> tuple[str, str]:
-    names = _names(candidates)
+    names = _names(gene, candidates)
     if missing:
         return "incomplete", (f"no call at {', '.join(missing)} (absent from the VCF or uncalled; not assumed "
                               f"reference); consistent with {names}")
@@ -113,8 +113,9 @@ def _judge(gene: Gene, readings: list[_Reading], defined: list[_Reading], candid
     return "called", ""
 
 
-def _names(candidates: frozenset) -> str:
-    listed = sorted("/".join(d) for d in candidates)
+def _names(gene: Gene, candidates: frozenset) -> str:
+    order = {name: i for i, name in enumerate(gene.alleles)}
+    listed = ["/".join(d) for d in sorted(candidates, key=lambda d: [order.get(a, len(order)) for a in d])]
     return " or ".join(listed[:6]) + (f" (+{len(listed) - 6} more)" if len(listed) > 6 else "")
 
 
