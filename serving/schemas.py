@@ -144,6 +144,8 @@ class ModelInfo(ModelSummary):
     calibration: dict[str, Any]
     explanation_scale: str
     features: list[FeatureInfo]
+    shadow: ModelSummary | None = Field(None, description="Version scored beside this one for shadow "
+                                              "comparison (PMED_SHADOW_ALIAS); its results are never returned")
 
 
 class ErrorItem(BaseModel):

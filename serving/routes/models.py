@@ -41,13 +41,15 @@ def list_models(store: StoreDep) -> ModelList:
 
 @router.get("/models/{name}", response_model=ModelInfo, dependencies=[require_roles(*METADATA_ROLES)],
             responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
-def model_info(model: ServedModelDep) -> ModelInfo:
+def model_info(model: ServedModelDep, store: StoreDep) -> ModelInfo:
     spec = model.bundle.feature_spec
+    shadow = store.shadow(model.name)
     return ModelInfo(name=model.name, version=model.version, alias=model.alias,
                      description=spec["description"], intended_use=spec["intended_use"], task=spec["task"],
                      target=spec["target"], horizon_years=spec["horizon_years"],
                      calibration=model.bundle.calibrator.to_dict(), explanation_scale=SCALE,
-                     features=model.features)
+                     features=model.features,
+                     shadow=ModelSummary(name=shadow.name, version=shadow.version, alias=shadow.alias) if shadow else None)
 
 
 @router.get("/models/{name}/card", dependencies=[require_roles(*CARD_ROLES)], response_class=HTMLResponse,

@@ -1,0 +1,90 @@
+"""Helpers the serving tests share: a real uvicorn server on loopback, metrics parsing, bundle files."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import uvicorn
+from fastapi import FastAPI
+from mlflow import MlflowClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from pmed.bundle import BOOSTER_FILE
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port; yield its base URL; shut down gracefully."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def wait_for(condition, timeout: float = 60, what: str = "condition") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called ``name`` whose labels include ``labels`` (0 when none)."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def registered_booster(client: MlflowClient, name: str, version: str) -> Path:
+    """The booster file of a registered version inside the (local) artifact store."""
+    mv = client.get_model_version(name, version)
+    logged = client.get_logged_model(mv.model_id or mv.source.removeprefix("models:/"))
+    root = Path(urlparse(logged.artifact_location).path)
+    return root / "artifacts" / BOOSTER_FILE
+
+
+@contextmanager
+def tampered(path: Path, offset: int = 64) -> Iterator[None]:
+    """Flip one byte of ``path`` for the duration of the block."""
+    original = path.read_bytes()
+    data = bytearray(original)
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+def example_rows(features: list[dict], n: int) -> tuple[list[dict], np.ndarray]:
+    """n distinct, valid patients (age steps through its range) and their feature matrix."""
+    names = [f["name"] for f in features]
+    patients = []
+    for i in range(n):
+        values = {f["name"]: f["example"] for f in features}
+        age = next(f for f in features if f["name"] == "age_years")
+        values["age_years"] = float(age["min"] + (i + 1) * (age["max"] - age["min"]) / (n + 1))
+        patients.append({"patient_id": f"load-{i}", "features": values})
+    X = np.array([[p["features"][name] for name in names] for p in patients], dtype=float)
+    return patients, X
