@@ -114,6 +114,41 @@ def pgx_features(
         _say(f"{len(written)} outside-call files -> {outside_call_dir}")
 
 
+@features_app.command("prs")
+def prs_features(
+    vcf: Annotated[Path, typer.Option(help="VCF, plain or (b)gzipped, GT first in FORMAT")],
+    score: Annotated[list[Path], typer.Option(help="PGS Catalog scoring file, plain or .gz (repeatable)")],
+    out: Annotated[Path, typer.Option(help="Output: one row per sample, <pgs_id>_SUM per score "
+                                           "(.tsv, .csv or .parquet); the match report goes beside it")],
+    min_overlap: Annotated[float, typer.Option(help="Fail a score matching fewer of its variants")] = 0.75,
+    missing: Annotated[str, typer.Option(help="No-call policy: zero (plink2 no-mean-imputation) or mean "
+                                              "(2 x the cohort's effect allele frequency)")] = "zero",
+    keep_ambiguous: Annotated[bool, typer.Option(help="Score A/T and C/G SNPs assuming the VCF's strand")] = False,
+    keep_multiallelic: Annotated[bool, typer.Option(help="Score effect alleles at multiallelic records")] = False,
+    strand_flips: Annotated[bool, typer.Option(help="Match scores reported on the opposite strand")] = True,
+) -> None:
+    """Polygenic scores (sum of effect-allele dosage x weight, as plink2's SUM) with a per-variant match report."""
+    from features.genetic.calls import VcfError
+    from features.genetic.prs import MatchPolicy, ScoreError
+    from features.genetic.prs_run import run_prs
+
+    if missing not in ("zero", "mean"):
+        _fail("--missing must be zero or mean")
+    try:
+        result = run_prs(vcf, score, out, min_overlap, MatchPolicy(keep_ambiguous, keep_multiallelic, strand_flips),
+                         missing)  # type: ignore[arg-type]
+    except (ScoreError, VcfError, OSError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+    for pgs_id, counts in result.counts.items():
+        _say(f"{pgs_id}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+             + (f"; {result.no_calls[pgs_id]} samples with a no-call" if pgs_id in result.no_calls else ""))
+    _say(f"match report -> {result.report}")
+    if result.failures:
+        _fail("; ".join(result.failures))
+    _say(f"{result.samples} samples -> {result.table}")
+
+
 @app.command()
 def train(
     spec: Annotated[Path, typer.Argument(help="Model spec, e.g. models/cad_risk.yaml")],

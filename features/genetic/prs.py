@@ -1,123 +1,150 @@
-"""Polygenic risk scores from PGS Catalog scoring files (format 2.0) and VCF genotypes.
+"""Polygenic risk scores from PGS Catalog scoring files and VCF genotypes, equal to plink2's ``SUM``.
 
-Matching: a score variant matches a VCF site at the same position (harmonised ``hm_chr``/``hm_pos`` when
-present, else ``chr_name``/``chr_position``) whose REF/ALT are the score's effect and other alleles, in
-either orientation. The score is the sum over matched variants of effect-allele dosage x effect_weight
-(plink2's SUM with ``no-mean-imputation``). Missing-genotype policy: a no-call contributes 0 and is
-counted per sample, so a caller can reject samples with too many. A score matching fewer than
-``min_overlap`` of its variants fails with a clear error instead of producing a biased number.
+Score = sum over the matched variants of effect-allele dosage x ``effect_weight`` (plink2 ``--score ...
+cols=+scoresums``). Matching (``prs_match``) gives every score variant a status (matched / flipped /
+excluded / missing) with a reason; a score that matches fewer than ``min_overlap`` (default 0.75, pgsc_calc's)
+of its variants fails with ScoreError instead of producing a biased number.
+
+Missing genotypes, a stated policy:
+- ``"zero"`` (default, plink2 ``no-mean-imputation``): a no-call contributes 0, and each sample's no-calls
+  over the matched variants are counted (``missing_calls``) so a caller can reject incomplete samples;
+- ``"mean"``: a no-call contributes 2 x the effect allele's frequency among the called samples of this
+  cohort (plink2's default mean imputation; only meaningful for a cohort, not a single patient).
+A score position absent from the VCF is a no-call for every sample (reported ``missing``), never
+homozygous reference: sequencing VCFs omit reference sites, and assuming reference biases the score.
 """
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from features.genetic.vcf import Genotypes, read_genotypes, site_key
+from features.genetic.calls import Calls, read_calls
+from features.genetic.pgs_catalog import ScoreError, ScoringFile, read_scoring_file
+from features.genetic.prs_match import STATUSES, USED, MatchPolicy, match_variants
+from features.genetic.vcf import Genotypes
 
-REQUIRED = ["effect_allele", "effect_weight"]
+__all__ = ["MatchPolicy", "ScoreError", "ScoreResult", "ScoringFile", "read_scoring_file", "score", "score_many",
+           "score_vcf", "wanted_ids", "wanted_sites"]
 
-
-class ScoreError(ValueError):
-    """A scoring file is malformed or its variants do not overlap the genotypes enough."""
-
-
-@dataclass(frozen=True)
-class ScoringFile:
-    path: Path
-    header: dict[str, str]
-    variants: pd.DataFrame  # chrom, pos, effect_allele, other_allele, effect_weight
-
-    @property
-    def pgs_id(self) -> str:
-        return self.header.get("pgs_id", self.path.stem)
+MissingPolicy = Literal["zero", "mean"]
+_CHUNK = 128  # variants per block of the dosage x weight product: bounds memory at 200,000 samples
+REPORT_COLUMNS = ["pgs_id", "line", "rsid", "chrom", "pos", "effect_allele", "other_allele", "effect_weight",
+                  "status", "reason", "orientation", "vcf_line"]
 
 
 @dataclass(frozen=True)
 class ScoreResult:
     pgs_id: str
     sums: pd.Series  # per sample
-    missing_calls: pd.Series  # per sample, over matched variants
-    report: pd.DataFrame  # one row per score variant: status and reason
+    missing_calls: pd.Series  # per sample: no-calls among the matched variants
+    report: pd.DataFrame  # one row per score variant: status, reason, orientation, VCF line
 
     def counts(self) -> dict[str, int]:
-        return self.report["status"].value_counts().to_dict()
-
-
-def read_scoring_file(path: Path) -> ScoringFile:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    header = dict(line.lstrip("#").split("=", 1) for line in lines if line.startswith("#") and "=" in line)
-    body = [line for line in lines if not line.startswith("#") and line.strip()]
-    if not body:
-        raise ScoreError(f"{path}: no variant table after the header")
-    table = pd.DataFrame([row.split("\t") for row in body[1:]], columns=body[0].split("\t"))
-    missing = [c for c in REQUIRED if c not in table.columns]
-    chrom = "hm_chr" if "hm_chr" in table.columns else "chr_name"
-    pos = "hm_pos" if "hm_pos" in table.columns else "chr_position"
-    if missing or chrom not in table.columns or pos not in table.columns:
-        raise ScoreError(f"{path}: needs columns effect_allele, effect_weight and chr_name/chr_position "
-                         "(or hm_chr/hm_pos)")
-    variants = pd.DataFrame({
-        "chrom": table[chrom].str.removeprefix("chr"), "pos": pd.to_numeric(table[pos], errors="coerce"),
-        "effect_allele": table["effect_allele"].str.upper(),
-        "other_allele": table.get("other_allele", pd.Series("", index=table.index)).str.upper(),
-        "effect_weight": pd.to_numeric(table["effect_weight"], errors="coerce"),
-    })
-    bad = variants[["pos", "effect_weight"]].isna().any(axis=1)
-    if bad.any():
-        line = int(np.flatnonzero(bad)[0]) + len(lines) - len(body) + 2
-        raise ScoreError(f"{path}: line {line}: chr_position and effect_weight must be numbers")
-    return ScoringFile(path, header, variants.astype({"pos": int}))
+        counts = self.report["status"].value_counts()
+        return {s: int(counts[s]) for s in STATUSES if s in counts}
 
 
 def wanted_sites(scores: list[ScoringFile]) -> set[tuple[str, int]]:
-    return {site_key(c, p) for s in scores for c, p in zip(s.variants["chrom"], s.variants["pos"])}
+    """(chrom without 'chr', pos) of every score variant that has a position."""
+    return {(c, int(p)) for s in scores for c, p in zip(s.variants["chrom"], s.variants["pos"]) if p > 0}
 
 
-def score_vcf(vcf_path: Path, scoring: ScoringFile, min_overlap: float = 0.75) -> ScoreResult:
+def wanted_ids(scores: list[ScoringFile]) -> set[str]:
+    """rsIDs of score variants without a position (matched on the VCF ID column)."""
+    return {r for s in scores for r in s.variants.loc[s.variants["pos"] == 0, "rsid"]}
+
+
+def score_vcf(vcf_path: Path, scoring: ScoringFile, min_overlap: float = 0.75, policy: MatchPolicy = MatchPolicy(),
+              missing: MissingPolicy = "zero") -> ScoreResult:
     """Score one VCF with one scoring file, reading only the score's sites."""
-    return score(read_genotypes(vcf_path, wanted_sites([scoring])), scoring, min_overlap)
+    calls = read_calls(vcf_path, wanted_sites([scoring]), wanted_ids([scoring]))
+    return score_many(calls, [scoring], min_overlap, policy, missing)[0]
 
 
-def score(genotypes: Genotypes, scoring: ScoringFile, min_overlap: float = 0.75) -> ScoreResult:
-    """Per-sample weighted effect-allele sums, with a per-variant match report."""
-    statuses, rows, flips, weights = [], [], [], []
-    for v in scoring.variants.itertuples(index=False):
-        row = genotypes.sites.get(site_key(v.chrom, v.pos))
-        status = _match(genotypes, row, v.effect_allele, v.other_allele)
-        statuses.append(status)
-        if status.startswith("matched"):
-            rows.append(row)
-            flips.append(status == "matched (effect allele is REF)")
-            weights.append(v.effect_weight)
-    report = scoring.variants.assign(status=statuses)
-    matched = len(rows) / max(len(scoring.variants), 1)
-    if matched < min_overlap:
-        raise ScoreError(f"{scoring.pgs_id}: only {matched:.0%} of {len(scoring.variants)} variants matched the "
-                         f"VCF (minimum {min_overlap:.0%}); see the match report")
-    dosage = genotypes.alt_dosage[rows].astype(np.float64)
-    missing = dosage < 0
-    effect = np.where(np.array(flips)[:, None], 2 - dosage, dosage)
-    effect[missing] = 0.0
-    sums = np.asarray(weights) @ effect
-    index = pd.Index(genotypes.samples, name="sample")
-    return ScoreResult(scoring.pgs_id, pd.Series(sums, index=index), pd.Series(missing.sum(axis=0), index=index),
-                       report)
+def score(genotypes: Genotypes | Calls, scoring: ScoringFile, min_overlap: float = 0.75,
+          policy: MatchPolicy = MatchPolicy(), missing: MissingPolicy = "zero") -> ScoreResult:
+    """One score on genotypes already read (by either reader)."""
+    calls = genotypes if isinstance(genotypes, Calls) else calls_from_genotypes(genotypes)
+    return score_many(calls, [scoring], min_overlap, policy, missing)[0]
 
 
-def _match(genotypes: Genotypes, row: int | None, effect: str, other: str) -> str:
-    if row is None:
-        return "missing from VCF"
-    site = genotypes.records[row]
-    alt = site.alts[0]
-    if effect == alt and other in ("", site.ref):
-        return "matched"
-    if effect == site.ref and other in ("", alt):
-        return "matched (effect allele is REF)"
-    return "allele mismatch"
+def score_many(calls: Calls, scorings: list[ScoringFile], min_overlap: float = 0.75,
+               policy: MatchPolicy = MatchPolicy(), missing: MissingPolicy = "zero") -> list[ScoreResult]:
+    """Several scores in one pass over the dosages; raises ScoreError if any fails its overlap gate."""
+    reports = match_all(calls, scorings, policy)
+    failures = overlap_failures(reports, min_overlap)
+    if failures:
+        raise ScoreError("; ".join(failures))
+    sums, missing_calls = weighted_sums(calls, list(reports.values()), missing)
+    index = pd.Index(calls.samples, name="sample")
+    return [ScoreResult(pgs_id, pd.Series(sums[:, k], index=index), pd.Series(missing_calls[:, k], index=index),
+                        report) for k, (pgs_id, report) in enumerate(reports.items())]
+
+
+def match_all(calls: Calls, scorings: list[ScoringFile], policy: MatchPolicy) -> dict[str, pd.DataFrame]:
+    """Match reports by pgs_id (which must differ between the scoring files)."""
+    reports: dict[str, pd.DataFrame] = {}
+    for scoring in scorings:
+        if scoring.pgs_id in reports:
+            raise ScoreError(f"{scoring.path}: pgs_id {scoring.pgs_id} is also the id of an earlier scoring file")
+        reports[scoring.pgs_id] = match_variants(scoring.variants, calls.sites, policy)
+    return reports
+
+
+def overlap_failures(reports: dict[str, pd.DataFrame], min_overlap: float) -> list[str]:
+    """One message per score whose matched share is below ``min_overlap``."""
+    failures = []
+    for pgs_id, report in reports.items():
+        used = int(report["status"].isin(USED).sum())
+        share = used / max(len(report), 1)
+        if share < min_overlap:
+            failures.append(f"{pgs_id}: only {share:.0%} of {len(report)} variants matched the VCF ({used}; "
+                            f"minimum {min_overlap:.0%}); see the match report for each variant's reason")
+    return failures
+
+
+def weighted_sums(calls: Calls, reports: list[pd.DataFrame], missing: MissingPolicy = "zero"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(samples x scores) sums of effect dosage x weight, and no-call counts, computed in variant blocks."""
+    if missing not in ("zero", "mean"):
+        raise ValueError(f"missing-genotype policy must be 'zero' or 'mean', not {missing!r}")
+    used = pd.concat([r.loc[r["status"].isin(USED), ["record", "allele", "effect_weight"]].assign(score=k)
+                      for k, r in enumerate(reports)], ignore_index=True)
+    keys = used[["record", "allele"]].drop_duplicates().reset_index(drop=True)
+    key_row = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(used[["record", "allele"]]))
+    weights = np.zeros((len(keys), len(reports)))
+    np.add.at(weights, (key_row, used["score"].to_numpy()), used["effect_weight"].to_numpy())
+    counted = np.zeros((len(keys), len(reports)), dtype=np.float32)
+    counted[key_row, used["score"].to_numpy()] = 1.0
+    n = len(calls.samples)
+    sums, no_calls = np.zeros((n, len(reports))), np.zeros((n, len(reports)), dtype=np.float32)
+    for start in range(0, len(keys), _CHUNK):
+        block = keys.iloc[start:start + _CHUNK]
+        dosage = np.stack([calls.allele_dosage(r, a) for r, a in zip(block["record"], block["allele"])])
+        absent = dosage < 0
+        effect = dosage.astype(np.float64)
+        fill = _mean_dosage(effect, absent) if missing == "mean" else np.zeros(len(block))
+        effect[absent] = np.broadcast_to(fill[:, None], effect.shape)[absent]
+        sums += effect.T @ weights[start:start + _CHUNK]
+        no_calls += absent.T.astype(np.float32) @ counted[start:start + _CHUNK]
+    return sums, no_calls.astype(np.int64)
+
+
+def _mean_dosage(effect: np.ndarray, absent: np.ndarray) -> np.ndarray:
+    """Mean effect dosage among called samples per variant (2 x allele frequency); 0 where none is called."""
+    called = (~absent).sum(axis=1)
+    total = np.where(absent, 0.0, effect).sum(axis=1)
+    return np.divide(total, called, out=np.zeros(len(called)), where=called > 0)
+
+
+def calls_from_genotypes(genotypes: Genotypes) -> Calls:
+    """The cyvcf2 reader's biallelic genotypes as Calls (records it rejected are simply absent)."""
+    sites = pd.DataFrame({"chrom": [r.chrom for r in genotypes.records], "pos": [r.pos for r in genotypes.records],
+                          "id": "", "ref": [r.ref.upper() for r in genotypes.records],
+                          "alts": [tuple(a.upper() for a in r.alts) for r in genotypes.records], "line": 0})
+    return Calls(list(genotypes.samples), sites, genotypes.alt_dosage, {}, genotypes.records_in)
