@@ -26,13 +26,19 @@ def concept_of(feature: dict[str, Any]) -> str:
     return feature.get("concept") or feature.get("display_name") or feature["name"]
 
 
+def binary_labels(feature: dict[str, Any]) -> tuple[str, str] | None:
+    """('yes', 'no') or ('male', 'female') from a binary feature's unit '1 = yes, 0 = no'."""
+    labels = _BINARY_LABELS.match(feature["unit"]) if feature.get("kind") == "binary" else None
+    return (labels["one"], labels["zero"]) if labels else None
+
+
 def value_text(feature: dict[str, Any], value: float | None) -> str:
     """'190 mg/dL', 'yes', 'male', 'not recorded': the value as it reads in a sentence."""
     if value is None or math.isnan(value):
         return NOT_RECORDED
-    labels = _BINARY_LABELS.match(feature["unit"]) if feature.get("kind") == "binary" else None
+    labels = binary_labels(feature)
     if labels:
-        return labels["one"] if value == 1 else labels["zero"]
+        return labels[0] if value == 1 else labels[1]
     unit = _PARENTHESIS.sub("", feature["unit"])  # 'alleles (0-2)' -> 'alleles'
     if unit.startswith("score"):
         return f"{_number(value)} ({unit})"  # 'score 0-10 (10 = best)' -> '6.5 (score 0-10)'

@@ -1,0 +1,180 @@
+"""The clinician page: a server-rendered form and result (risk, category, drivers, waterfall, flags).
+
+No front-end build and no JavaScript: Jinja2 templates, an inline SVG drawn from numbers computed here,
+and a strict Content-Security-Policy. The answer is the one the JSON API gives (same validation, same
+``patient_prediction``), and each page prediction is audit-logged like an API one before it is shown.
+Only clinicians may use it (see ``serving.page_session`` for sign-in and CSRF).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from serving import waterfall
+from serving.audit import AuditError, AuditLog
+from serving.auth import Caller
+from serving.clinical import patient_prediction
+from serving.deps import ServedModelDep
+from serving.explain import explain
+from serving.page_form import form_groups, read_form
+from serving.page_session import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    COOKIE_PATH,
+    LoginCallerDep,
+    PageCallerDep,
+    csrf_token,
+)
+from serving.registry import ServedModel
+from serving.schemas import PatientPrediction
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+TOP_DRIVERS = 5
+CATEGORY_NAMES = {"low": "Low risk", "intermediate": "Intermediate risk", "high": "High risk"}
+
+
+class PageRoute(APIRoute):
+    """Errors on the page are pages too: 401 shows the sign-in form, anything else a short message."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                return _error_page(request, exc)
+
+        return handle
+
+
+router = APIRouter(prefix="/clinician", tags=["clinician page"], route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("/{name}")
+def patient_form(request: Request, caller: PageCallerDep, model: ServedModelDep) -> Response:
+    return _render_page(request, model, {})
+
+
+@router.post("/{name}")
+async def patient_result(request: Request, caller: PageCallerDep, model: ServedModelDep) -> Response:
+    form = await request.form()
+    patient_ref = str(form.get("patient_ref", "")).strip()[:128]
+    raw, row, errors = read_form(model, dict(form))
+    if not patient_ref:
+        errors["patient_ref"] = "required"
+    if errors:
+        return _render_page(request, model, {"values": raw, "errors": errors, "form_errors": True,
+                                             "patient_ref": patient_ref}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    request_id = uuid.uuid4().hex
+    result = await run_in_threadpool(_predict_and_audit, request.app.state.audit, caller, model, patient_ref, row,
+                                     request_id)
+    return _render_page(request, model, {"values": raw, "patient_ref": patient_ref, "result": result,
+                                         "request_id": request_id})
+
+
+@router.post("/{name}/login")
+async def login(request: Request, caller: LoginCallerDep, name: str) -> Response:
+    key = str((await request.form()).get("api_key", "")).strip()
+    response = RedirectResponse(request.url_for("patient_form", name=name), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(COOKIE, key, max_age=COOKIE_MAX_AGE, path=COOKIE_PATH, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/{name}/logout")
+def logout(request: Request, caller: PageCallerDep, name: str) -> Response:
+    response = RedirectResponse(request.url_for("patient_form", name=name), status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/{name}/card")
+def card(caller: PageCallerDep, model: ServedModelDep) -> Response:
+    html = model.bundle.cards.get("model_card.html")
+    if html is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"version {model.version} of {model.name} carries no model card")
+    return Response(html, media_type="text/html; charset=utf-8", headers=_headers(
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"))
+
+
+def _predict_and_audit(audit: AuditLog, caller: Caller, model: ServedModel, patient_ref: str, row: Any,
+                       request_id: str) -> PatientPrediction:
+    X = row[None, :]
+    result = patient_prediction(model, patient_ref, X[0], explain(model.bundle, X), 0)
+    try:
+        audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
+                       "model": model.name, "version": model.version, "alias": model.alias,
+                       "patient_key": audit.pseudonym(patient_ref), "channel": "clinician_page",
+                       "outcome": "abstained" if result.abstained else "predicted"}])
+    except AuditError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "prediction withheld: the audit log cannot be written") from exc
+    return result
+
+
+def _render_page(request: Request, model: ServedModel, context: dict[str, Any], status_code: int = 200) -> Response:
+    spec = model.bundle.feature_spec
+    result: PatientPrediction | None = context.get("result")
+    credential = request.cookies.get(COOKIE)
+    page = {"model": model, "groups": form_groups(model), "values": {}, "errors": {}, "patient_ref": "",
+            "intended_use": spec.get("intended_use", ""), "csrf": csrf_token(request, credential) if credential else "",
+            "urls": {"predict": request.url_for("patient_result", name=model.name),
+                     "logout": request.url_for("logout", name=model.name),
+                     "card": request.url_for("card", name=model.name)},
+            **_result_context(spec, result), **context}
+    return _render(request, "clinician/page.html", page, status_code)
+
+
+def _result_context(spec: dict[str, Any], result: PatientPrediction | None) -> dict[str, Any]:
+    horizon = spec["horizon_years"]
+    context: dict[str, Any] = {"horizon_text": f"{horizon:g}-year", "outcome_text": spec.get("description", "")}
+    thresholds = spec.get("decision_thresholds")
+    context["thresholds_text"] = (f"low below {100 * thresholds[0]:g}%, high from {100 * thresholds[1]:g}%"
+                                  if thresholds else "this model version declares no thresholds")
+    if result is None or result.abstained:
+        return context
+    context["category_label"] = CATEGORY_NAMES.get(result.risk_category or "", "No category")
+    context["drivers"] = [c for c in result.concepts[:TOP_DRIVERS] if round(abs(c.risk_points), 1) > 0]
+    context["fall"] = waterfall.build(100 * result.risk_points.baseline_risk, 100 * result.risk, result.concepts,
+                                      thresholds=thresholds or [])
+    return context
+
+
+def _render(request: Request, template: str, context: dict[str, Any], status_code: int,
+            headers: dict[str, str] | None = None) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; form-action 'self'; "
+              "base-uri 'none'; frame-ancestors 'none'")
+    return TEMPLATES.TemplateResponse(request, template, {**context, "nonce": nonce}, status_code=status_code,
+                                      headers={**_headers(policy), **(headers or {})})
+
+
+def _headers(policy: str) -> dict[str, str]:
+    return {"Content-Security-Policy": policy, "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff"}
+
+
+def _error_page(request: Request, exc: HTTPException) -> Response:
+    name = request.path_params.get("name", "")
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+        message = "That key is not valid, or it has been revoked." if request.method == "POST" else ""
+        return _render(request, "clinician/login.html",
+                       {"message": message, "login_action": request.url_for("login", name=name)},
+                       exc.status_code, {"WWW-Authenticate": "Bearer"})
+    headings = {403: "Not allowed", 404: "Not found", 503: "Unavailable"}
+    return _render(request, "clinician/message.html",
+                   {"heading": headings.get(exc.status_code, "Something went wrong"), "message": exc.detail},
+                   exc.status_code)
