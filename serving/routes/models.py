@@ -91,10 +91,10 @@ def predict(body: PredictionRequest, request: Request, caller: CallerDep, model:
         metrics.audit_failures.inc()
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "prediction withheld: the audit log cannot be written") from exc
+    metrics.patients.labels(model.name, model.version).inc(len(predictions))
     return PredictionResponse(request_id=request_id, model=model.name, version=model.version,
                               alias=model.alias, outcome=model.bundle.feature_spec["target"],
                               predictions=predictions)
-    metrics.patients.labels(model.name, model.version).inc(len(predictions))
 
 
 def _feature_matrix(model: ServedModel, body: PredictionRequest) -> np.ndarray:
