@@ -6,6 +6,7 @@ flags, and withholds every number from which the risk could be read back when th
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -62,10 +63,10 @@ def patient_prediction(model: ServedModel, patient_id: str, row: np.ndarray, exp
 
 def _contributions(features: list[dict[str, Any]], row: np.ndarray, phi: np.ndarray,
                    points: np.ndarray) -> list[Contribution]:
+    values, phi_list, points_list = row.tolist(), phi.tolist(), points.tolist()
     contributions = [
-        Contribution(feature=f["name"], display_name=f["display_name"],
-                     value=None if np.isnan(row[j]) else float(row[j]), unit=f["unit"], source=f["source"],
-                     concept=concept_of(f), contribution=float(phi[j]), risk_points=float(points[j]),
-                     direction=direction(float(phi[j])))
-        for j, f in enumerate(features)]
+        Contribution(feature=f["name"], display_name=f["display_name"], value=None if math.isnan(v) else v,
+                     unit=f["unit"], source=f["source"], concept=concept_of(f), contribution=c, risk_points=p,
+                     direction=direction(c))
+        for f, v, c, p in zip(features, values, phi_list, points_list)]
     return sorted(contributions, key=lambda c: abs(c.contribution), reverse=True)

@@ -61,16 +61,16 @@ def group_concepts(features: list[dict[str, Any]], row: np.ndarray, log_odds: np
     members: dict[str, list[int]] = {}
     for j, feature in enumerate(features):
         members.setdefault(concept_of(feature), []).append(j)
-    concepts = [_concept(name, [features[j] for j in idx], row[idx], float(log_odds[idx].sum()),
-                         float(points[idx].sum()), horizon_years) for name, idx in members.items()]
+    values, phi, pts = row.tolist(), log_odds.tolist(), points.tolist()
+    concepts = [_concept(name, [features[j] for j in idx], [values[j] for j in idx], sum(phi[j] for j in idx),
+                         sum(pts[j] for j in idx), horizon_years) for name, idx in members.items()]
     return sorted(concepts, key=lambda c: (-abs(c.risk_points), -abs(c.log_odds), c.concept))
 
 
-def _concept(name: str, features: list[dict[str, Any]], values: np.ndarray, log_odds: float, points: float,
+def _concept(name: str, features: list[dict[str, Any]], values: list[float], log_odds: float, points: float,
              horizon_years: float) -> Concept:
-    shown = [ConceptValue(feature=f["name"], display_name=f["display_name"],
-                          value=None if np.isnan(v) else float(v), unit=f["unit"], text=value_text(f, float(v)))
-             for f, v in zip(features, values)]
+    shown = [ConceptValue(feature=f["name"], display_name=f["display_name"], value=None if math.isnan(v) else v,
+                          unit=f["unit"], text=value_text(f, v)) for f, v in zip(features, values)]
     sources = sorted({f["source"] for f in features})
     return Concept(concept=name, sources=sources, values=shown, log_odds=log_odds, risk_points=points,
                    direction=direction(points if points != 0 else log_odds),

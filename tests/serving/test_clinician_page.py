@@ -61,7 +61,8 @@ def base_url(trained_home: Settings, api_keys: dict[str, str]) -> Iterator[str]:
 
 def _patient(base_url: str, key: str, **changes: float | None) -> dict[str, float | None]:
     meta = httpx.get(f"{base_url}/v1/models/cad_risk", headers=auth(key)).json()
-    values: dict[str, float | None] = {f["name"]: f["example"] for f in meta["features"]}
+    values: dict[str, float | None] = {f["name"]: round(f["example"]) if f["unit"] != "%" else f["example"]
+                                       for f in meta["features"]}  # typed as a clinician would
     values.update(changes)
     return values
 
@@ -89,7 +90,7 @@ def test_page_shows_the_apis_numbers_in_real_chromium(base_url: str, api_keys: d
     chromium = require_tool("chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     key = api_keys["clinician"]
-    values = _patient(base_url, key, ldl_mg_dl=235, current_smoker=1, sbp_mm_hg=165, pack_years=None)
+    values = _patient(base_url, key, age_years=58, ldl_mg_dl=235, current_smoker=1, sbp_mm_hg=165, pack_years=None)
     expected = _api(base_url, key, values)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
