@@ -66,6 +66,8 @@ def simulate(
 def build_features(
     raw: Annotated[Path | None, typer.Option(help="Folder of raw files [default: the demo cohort]")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder [default: PMED_HOME/data/features/demo]")] = None,
+    fhir: Annotated[Path | None, typer.Option(help="FHIR R4 Bundle (.json), NDJSON file or folder of them: the EHR "
+                                                   "instead of the CSV extracts (lifestyle, VCF still from --raw)")] = None,
 ) -> None:
     """Read raw files, quarantine bad records, write features.parquet and outcomes.parquet."""
     from features.table import build_feature_table
@@ -76,7 +78,9 @@ def build_features(
         _fail(f"{raw} does not exist (run `pmed simulate` or pass --raw)")
     quarantine = settings.quarantine_dir / f"{out.name}.csv"
     _say(f"building features from {raw}")
-    report = build_feature_table(raw, out, settings.resolved_home / "links" / f"{out.name}.csv", quarantine)
+    if fhir is not None and not fhir.exists():
+        _fail(f"{fhir} does not exist")
+    report = build_feature_table(raw, out, settings.resolved_home / "links" / f"{out.name}.csv", quarantine, fhir=fhir)
     for line in report.summary_lines():
         _say(line)
 
@@ -236,17 +240,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="[default: PMED_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="[default: PMED_PORT]")] = None,
 ) -> None:
-    """Serve the champion of each model in PMED_SERVED_MODELS over HTTP (one process)."""
-    import uvicorn
-
+    """Serve the champion of each model in PMED_SERVED_MODELS over HTTP (one process; SIGTERM drains)."""
     from serving.app import create_app
+    from serving.server import serve as run_server
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on "
          f"http://{host or settings.host}:{port or settings.port} (OpenAPI docs at /docs)")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                access_log=False, log_level="info")
+    run_server(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Prometheus metrics for one app: latency, counts and errors per model version, reloads, shadow scores.
+"""Prometheus metrics for one app (latency, counts and errors per model version, reloads, shadow scores),
+and the one log line per request.
 
 Each app owns its registry (not prometheus_client's process-wide default), so two apps in one process
 (tests, benchmarks) never mix their numbers. Labels carry only route templates, model names and
@@ -8,6 +9,7 @@ neither patient data nor a caller-chosen string can reach a label (or blow up th
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -17,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
+log = logging.getLogger("pmed.serving")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STATE_KEY = "pmed_model"  # request.state entry the model dependency fills with (name, version)
 
@@ -86,10 +89,13 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             progress.dec()
+            elapsed = time.perf_counter() - started
             route = _route_path(scope)
             name, version = scope.get("state", {}).get(STATE_KEY, ("", ""))
-            self.metrics.latency.labels(method, route, name, version).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(method, route, name, version).observe(elapsed)
             self.metrics.requests.labels(method, route, name, version, str(status[0])).inc()
+            # one line per request: route template, status, time; no body, query, client address or ids
+            log.info("%s %s -> %d in %.1f ms", method, route, status[0], 1000 * elapsed)
 
 
 def _route_path(scope: Scope) -> str:
