@@ -2,7 +2,8 @@
 
 Training writes a bundle; serving reads one. A bundle holds no code and nothing pickled: the booster in
 XGBoost's own UBJSON format, calibrator parameters and the feature spec as JSON, and a manifest of
-SHA-256 digests. Reading refuses any file whose digest does not match, any path that leaves the bundle
+SHA-256 digests. A model may carry extra data files (more UBJ boosters, JSON), each listed in the
+manifest's ``extra_files`` and digested like the rest. Reading refuses any file whose digest does not match, any path that leaves the bundle
 folder, and any file the manifest does not list, so a tampered registry cannot make serving run code.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ MANIFEST_FILE = "manifest.json"
 CARD_FILES = ("model_card.md", "model_card.html")
 BUNDLE_FILES = (BOOSTER_FILE, CALIBRATOR_FILE, FEATURE_SPEC_FILE)
 MANIFEST_VERSION = 1
+EXTRA_NAME = re.compile(r"[a-z0-9_]{1,64}\.(ubj|json)")  # data formats only: nothing executable or pickled
 
 
 class BundleError(Exception):
@@ -39,6 +42,7 @@ class Bundle:
     feature_spec: dict[str, Any]
     digests: dict[str, str]
     cards: dict[str, str]  # model card by file name (Markdown, HTML), when the bundle carries one
+    extras: dict[str, bytes] = field(default_factory=dict)  # verified extra data files by name
 
     @property
     def feature_names(self) -> list[str]:
@@ -59,8 +63,8 @@ def sha256_file(path: Path) -> str:
 
 
 def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator, feature_spec: dict[str, Any],
-                 cards: list[Path] = ()) -> dict[str, str]:
-    """Write the bundle files (and model-card files, if given) with their manifest; return the digests."""
+                 cards: list[Path] = (), extras: list[Path] = ()) -> dict[str, str]:
+    """Write the bundle files (and model-card and extra data files, if given) with their manifest; return the digests."""
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / BOOSTER_FILE))
     _write_json(folder / CALIBRATOR_FILE, calibrator.to_dict())
@@ -69,9 +73,16 @@ def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator, fea
         if card.name not in CARD_FILES:
             raise BundleError(f"{card.name} is not a model-card file ({', '.join(CARD_FILES)})")
         (folder / card.name).write_bytes(card.read_bytes())
-    names = [*BUNDLE_FILES, *(c.name for c in cards)]
+    for extra in extras:
+        if not EXTRA_NAME.fullmatch(extra.name) or extra.name in (*BUNDLE_FILES, *CARD_FILES, MANIFEST_FILE):
+            raise BundleError(f"{extra.name} is not an allowed extra file name ({EXTRA_NAME.pattern})")
+        (folder / extra.name).write_bytes(extra.read_bytes())
+    names = [*BUNDLE_FILES, *(c.name for c in cards), *(e.name for e in extras)]
     digests = {name: sha256_file(folder / name) for name in names}
-    _write_json(folder / MANIFEST_FILE, {"manifest_version": MANIFEST_VERSION, "sha256": digests})
+    manifest = {"manifest_version": MANIFEST_VERSION, "sha256": digests}
+    if extras:
+        manifest["extra_files"] = sorted(e.name for e in extras)
+    _write_json(folder / MANIFEST_FILE, manifest)
     return digests
 
 
@@ -86,7 +97,9 @@ def read_bundle(folder: Path, nthread: int = 1) -> Bundle:
     if booster.num_features() != len(names):
         raise BundleError(f"booster expects {booster.num_features()} features, spec lists {len(names)}")
     cards = {name: _inside(folder, name).read_text(encoding="utf-8") for name in CARD_FILES if name in digests}
-    return Bundle(booster=booster, calibrator=calibrator, feature_spec=feature_spec, digests=digests, cards=cards)
+    extras = {name: _inside(folder, name).read_bytes() for name in _extra_names(_read_json(folder / MANIFEST_FILE))}
+    return Bundle(booster=booster, calibrator=calibrator, feature_spec=feature_spec, digests=digests, cards=cards,
+                  extras=extras)
 
 
 def _verified_digests(folder: Path) -> dict[str, str]:
@@ -97,13 +110,23 @@ def _verified_digests(folder: Path) -> dict[str, str]:
     digests = manifest.get("sha256", {})
     listed = set(digests)
     if manifest.get("manifest_version") != MANIFEST_VERSION or not set(BUNDLE_FILES) <= listed \
-            or not listed <= set(BUNDLE_FILES) | set(CARD_FILES):
-        raise BundleError(f"{MANIFEST_FILE} must list {', '.join(BUNDLE_FILES)} (and optionally the model card)")
+            or not listed <= set(BUNDLE_FILES) | set(CARD_FILES) | _extra_names(manifest):
+        raise BundleError(f"{MANIFEST_FILE} must list {', '.join(BUNDLE_FILES)} (and optionally the model card "
+                          "and extra data files named in extra_files)")
     for name, expected in digests.items():
         path = _inside(folder, name)
         if not path.is_file() or sha256_file(path) != expected:
             raise BundleError(f"{name} does not match its SHA-256 in {MANIFEST_FILE}")
     return dict(digests)
+
+
+def _extra_names(manifest: dict[str, Any]) -> set[str]:
+    """Extra data files the manifest declares; a bad name or one not digested is a refusal."""
+    names = manifest.get("extra_files", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and EXTRA_NAME.fullmatch(n) for n in names) \
+            or not set(names) <= set(manifest.get("sha256", {})):
+        raise BundleError(f"{MANIFEST_FILE}: extra_files must be digested data files ({EXTRA_NAME.pattern})")
+    return set(names)
 
 
 def _inside(folder: Path, name: str) -> Path:
