@@ -1,9 +1,13 @@
 """Quarantine: every rejected record is written down with file, row, field and rule, never dropped.
 
-A ``SourceCheck`` walks one raw file through its rules. Each rule takes a mask of offending rows; those
+A ``SourceCheck`` walks one raw table through its rules. Each rule takes a mask of offending rows; those
 rows (not already rejected) are quarantined with that rule and removed, so each rejected record appears
 once, under the first rule it broke. The record's values are not copied (they may identify the patient):
-the file and line number point to it in the raw data, which is never rewritten.
+the file and row point to it in the raw data, which is never rewritten.
+
+The same rules serve CSV extracts and FHIR resources: a FHIR reader hands over the same text columns with
+``_file`` / ``_row`` (NDJSON line or Bundle entry index) and ``_path`` (e.g. ``Observation.component[0]``)
+per row, and ``fields`` names the FHIR element behind each column, so the quarantine names the element.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ class Quarantine:
 
     _frames: list[pd.DataFrame] = field(default_factory=list)
 
-    def add(self, source_file: str, rows: np.ndarray, field_name: str, rule: str) -> None:
+    def add(self, source_file: str | np.ndarray, rows: np.ndarray, field_name: str | np.ndarray, rule: str) -> None:
         if len(rows):
             self._frames.append(pd.DataFrame({"source_file": source_file, "row": rows.astype(np.int64),
                                               "field": field_name, "rule": rule}))
@@ -61,18 +65,29 @@ class SourceCounts:
 
 
 class SourceCheck:
-    """Apply rules to one raw table; rows carry their 1-based line number in the file (header = 1)."""
+    """Apply rules to one raw table.
+
+    CSV rows carry their 1-based line number in the file (header = 1). A table from several files (FHIR)
+    brings its own ``_file`` and ``_row`` columns, and ``_path``, the element path prefix of each row.
+    """
 
     def __init__(self, source_file: str, frame: pd.DataFrame, quarantine: Quarantine,
-                 first_data_line: int = 2) -> None:
+                 first_data_line: int = 2, fields: dict[str, str] | None = None) -> None:
         self.source_file = source_file
-        self.frame = frame.assign(_line=np.arange(len(frame)) + first_data_line)
+        self.frame = frame if "_line" in frame else frame.assign(_line=np.arange(len(frame)) + first_data_line)
         self.quarantine = quarantine
+        self.fields = fields or {}
         self.counts = SourceCounts(source_file, rows_in=len(frame))
 
     def reject(self, mask: pd.Series | np.ndarray, field_name: str, rule: str) -> None:
         mask = np.asarray(mask, dtype=bool)
-        self.quarantine.add(self.source_file, self.frame["_line"].to_numpy()[mask], field_name, rule)
+        if not mask.any():
+            return
+        rejected = self.frame[mask]
+        files = rejected["_file"].to_numpy() if "_file" in rejected else self.source_file
+        where = self.fields.get(field_name, field_name)
+        fields = (rejected["_path"] + "." + where).to_numpy() if "_path" in rejected else where
+        self.quarantine.add(files, rejected["_line"].to_numpy(), fields, rule)
         self.counts.rows_quarantined += int(mask.sum())
         self.frame = self.frame[~mask]
 
@@ -86,4 +101,4 @@ class SourceCheck:
     def finish(self) -> pd.DataFrame:
         self.counts.rows_used = len(self.frame)
         self.counts.check()
-        return self.frame.drop(columns="_line")
+        return self.frame.drop(columns=[c for c in ("_line", "_file", "_path") if c in self.frame])

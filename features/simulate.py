@@ -6,6 +6,7 @@ documented ground-truth model (features/sim/truth.py, docs/simulator.md), draws 
 
     patients.csv  labs.csv  diagnoses.csv  medications.csv  lifestyle.csv   (EHR and questionnaire extracts)
     genotypes.vcf (VCF 4.2, GRCh38)  pgs_cad.txt  pgs_t2d.txt (PGS Catalog scoring files, format 2.0)
+    fhir/         (on request) the same EHR extracts as FHIR R4: NDJSON per resource type or a Bundle per patient
     truth.csv     (simulator only; a real cohort has none): patient_id, true_risk_cad_10y, true_risk_t2d_5y
                   (NaN where T2D is prevalent), and the true genotype scores true_cad_prs_sum,
                   true_t2d_prs_sum (effect-allele dosage x weight on the genotypes before no-calls)
@@ -24,6 +25,7 @@ import pandas as pd
 
 from features.ehr.patients import age_in_years
 from features.sim import faults
+from features.sim.fhir_files import write_fhir
 from features.sim.genetic_files import write_scoring_file, write_vcf
 from features.sim.records import DAY, diagnosis_rows, lab_rows, lifestyle_rows, medication_rows
 from features.sim.traits import draw_clinical, draw_demographics, draw_lifestyle
@@ -73,12 +75,17 @@ class _Cohort:
     t2d_event: np.ndarray
 
 
-def simulate_cohort(out_dir: Path, n_patients: int, seed: int) -> SimulationSummary:
-    """Write the raw files of a seeded cohort into ``out_dir`` (same seed, same bytes)."""
+def simulate_cohort(out_dir: Path, n_patients: int, seed: int, fhir: str | None = None) -> SimulationSummary:
+    """Write the raw files of a seeded cohort into ``out_dir`` (same seed, same bytes).
+
+    ``fhir`` ("ndjson" or "bundle") also writes the EHR extracts as FHIR R4 into ``out_dir / "fhir"``.
+    """
     rng = np.random.default_rng(seed)
     cohort = _draw_cohort(rng, n_patients)
     out_dir.mkdir(parents=True, exist_ok=True)
     injected = _write_extracts(rng, cohort, out_dir)
+    if fhir is not None:
+        write_fhir(out_dir, out_dir / "fhir", fhir)
     _write_genetics(rng, cohort, out_dir)
     cohort.truth.to_csv(out_dir / "truth.csv", index=False, float_format="%.10g")
     at_risk_t2d = cohort.traits["t2d"].to_numpy() == 0

@@ -6,7 +6,13 @@ Outputs (``out_dir``):
 - ``outcomes.parquet``: patient_key, one nullable label per outcome (NA = not at risk), and the cohort
   columns used for subgroup reporting (sex, ancestry, site, age_band); on simulated data also the true
   risks from truth.csv.
-Neither file holds a patient identifier or date of birth; the id -> key link lives in ``link_path``.
+- ``lab_trends.parquet``: patient_key, index_date, and per lab feature the mean, count and slope per year
+  of its values in the look-back window (the last value is the feature itself). A registry feature named
+  like one of these columns is taken into features.parquet, so a model can declare it.
+None of them holds a patient identifier or date of birth; the id -> key link lives in ``link_path``.
+
+The EHR comes from the CSV extracts in ``raw_dir`` or, with ``fhir``, from FHIR R4 files (Bundles or
+NDJSON); lifestyle.csv, the genotypes and truth.csv come from ``raw_dir`` either way.
 """
 
 from __future__ import annotations
@@ -17,10 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.ehr.conditions import read_diagnoses
-from features.ehr.labs import read_labs
-from features.ehr.medications import read_medications
-from features.ehr.patients import read_patients
+from features.ehr.build import read_ehr_csv, read_ehr_fhir
+from features.ehr.labs import LAB_NAMES
 from features.genetic.pgx import allele_counts, wanted_pgx_sites
 from features.genetic.prs import ScoreResult, read_scoring_file, score, wanted_sites
 from features.genetic.vcf import Genotypes, read_genotypes
@@ -44,11 +48,12 @@ class BuildReport:
     outputs: list[Path] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
-        lines = [f"{'source':18} {'rows in':>9} {'used':>9} {'ignored':>9} {'quarantined':>11}"]
+        width = max(18, *(len(s.source_file) for s in self.sources))
+        lines = [f"{'source':{width}} {'rows in':>9} {'used':>9} {'ignored':>9} {'quarantined':>11}"]
         for s in self.sources:
-            lines.append(f"{s.source_file:18} {s.rows_in:9d} {s.rows_used:9d} {s.rows_ignored:9d} "
+            lines.append(f"{s.source_file:{width}} {s.rows_in:9d} {s.rows_used:9d} {s.rows_ignored:9d} "
                          f"{s.rows_quarantined:11d}")
-            lines += [f"{'':18}   ignored: {n} {reason}" for reason, n in s.ignored.most_common()]
+            lines += [f"{'':{width}}   ignored: {n} {reason}" for reason, n in s.ignored.most_common()]
         lines += [f"{name}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
                   for name, counts in self.prs.items()]
         quarantined = sum(s.rows_quarantined for s in self.sources)
@@ -57,29 +62,35 @@ class BuildReport:
         return lines
 
 
-def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantine_path: Path) -> BuildReport:
+def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantine_path: Path,
+                        fhir: Path | None = None) -> BuildReport:
     quarantine = Quarantine()
-    patients, patient_counts = read_patients(raw_dir / "patients.csv", quarantine)
-    labs, lab_counts = read_labs(raw_dir / "labs.csv", patients, quarantine)
-    flags, events, dx_counts = read_diagnoses(raw_dir / "diagnoses.csv", patients, quarantine)
-    drugs, drug_counts = read_medications(raw_dir / "medications.csv", patients, quarantine)
+    ehr = read_ehr_fhir(fhir, quarantine) if fhir is not None else read_ehr_csv(raw_dir, quarantine)
+    patients = ehr.patients
     lifestyle, lifestyle_counts = read_lifestyle(raw_dir / "lifestyle.csv", patients, quarantine)
     genetic, prs_results, vcf_counts = _genetic_features(raw_dir, patients.index, quarantine)
-    table = pd.concat([patients[["age_years", "sex_male"]].astype(float), labs, flags, drugs, lifestyle, genetic],
-                      axis=1)
+    table = pd.concat([patients[["age_years", "sex_male"]].astype(float), ehr.labs, ehr.conditions,
+                       ehr.medications, lifestyle, genetic], axis=1)
     keys = assign_keys(patients.index, link_path)
-    features = table.reindex(columns=[f.name for f in FEATURES]).astype("float64")
-    features.insert(0, "index_date", patients["index_date"])
-    features.insert(0, "patient_key", keys)
-    outcomes = _outcomes(raw_dir, patients, events, keys)
+    features = _keyed(table.reindex(columns=[f.name for f in FEATURES]), patients, keys)
+    trends = _keyed(ehr.labs.drop(columns=LAB_NAMES), patients, keys)
+    outcomes = _outcomes(raw_dir, patients, ehr.events, keys)
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = [out_dir / "features.parquet", out_dir / "outcomes.parquet"]
-    features.reset_index(drop=True).to_parquet(outputs[0], index=False)
-    outcomes.reset_index(drop=True).to_parquet(outputs[1], index=False)
+    outputs = [out_dir / "features.parquet", out_dir / "outcomes.parquet", out_dir / "lab_trends.parquet"]
+    for frame, path in zip((features, outcomes, trends), outputs, strict=True):
+        frame.reset_index(drop=True).to_parquet(path, index=False)
     quarantine.write(quarantine_path)
-    sources = [patient_counts, lab_counts, dx_counts, drug_counts, lifestyle_counts, *vcf_counts]
+    sources = [*ehr.sources, lifestyle_counts, *vcf_counts]
     return BuildReport(sources,
                        len(features), {r.pgs_id: r.counts() for r in prs_results}, quarantine_path, outputs)
+
+
+def _keyed(table: pd.DataFrame, patients: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """patient_key, index_date, then the columns as float64 (NaN = missing)."""
+    keyed = table.astype("float64")
+    keyed.insert(0, "index_date", patients["index_date"])
+    keyed.insert(0, "patient_key", keys)
+    return keyed
 
 
 def _genetic_features(raw_dir: Path, patient_ids: pd.Index, quarantine: Quarantine

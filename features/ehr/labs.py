@@ -1,62 +1,70 @@
-"""labs.csv: patient_id, loinc, value, unit, effective_date (vital signs such as SBP and BMI included).
+"""labs.csv / vitals.csv: patient_id, loinc, value, unit, effective_date (FHIR Observations arrive the same way).
 
-Each lab feature takes the most recent value in the look-back window ending at the index date. Values
-after the index date are never used (they would leak the future into the model). Units are converted
-to the registry's unit through features/data/lab_units.csv; an unknown unit is quarantined, not guessed.
+Every value in the look-back window ending at the index date is used: per patient and lab feature the
+table gets the last value (the registry feature itself), and the mean, count and slope per year of the
+window. Values after the index date are never used (they would leak the future into the model). Units
+are normalised to UCUM and converted to the registry's unit through features/data/lab_units.csv; an
+unknown unit is quarantined, not guessed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from features.codes import lab_units
+from features.codes import conversion, ucum_code
 from features.parsing import blank, parse_dates, parse_numbers, read_raw_csv
 from features.quarantine import Quarantine, SourceCheck, SourceCounts
+from features.ehr.patients import NO_PATIENT
 from features.registry import FEATURES
 
 COLUMNS = ["patient_id", "loinc", "value", "unit", "effective_date"]
 LOOKBACK_DAYS = 3 * 365
 LAB_FEATURES = {f.loinc: f for f in FEATURES if f.loinc}
+LAB_NAMES = [f.name for f in LAB_FEATURES.values()]
+TREND_STATS = ("mean", "count", "slope_per_year")
 
 
 def read_labs(path: Path, patients: pd.DataFrame, quarantine: Quarantine,
               lookback_days: int = LOOKBACK_DAYS) -> tuple[pd.DataFrame, SourceCounts]:
-    """A wide table (patient_id x lab feature) of the last value before each patient's index date."""
-    check = SourceCheck(path.name, read_raw_csv(path, COLUMNS), quarantine)
-    f = check.frame
-    check.reject(blank(f["patient_id"]) | ~f["patient_id"].isin(patients.index), "patient_id",
-                 "patient_id not in patients.csv")
-    check.reject(parse_dates(check.frame["effective_date"]).isna(), "effective_date", "not a valid YYYY-MM-DD date")
-    check.reject(parse_numbers(check.frame["value"]).isna(), "value", "value is not a number")
+    """One CSV file -> (patient x lab summaries from ``summarise_labs``, counts)."""
+    used, counts = check_labs(SourceCheck(path.name, read_raw_csv(path, COLUMNS), quarantine),
+                              patients["index_date"], lookback_days)
+    return summarise_labs(used, patients["index_date"]), counts
+
+
+def check_labs(check: SourceCheck, index_dates: pd.Series,
+               lookback_days: int = LOOKBACK_DAYS) -> tuple[pd.DataFrame, SourceCounts]:
+    """Apply the lab rules; return the rows in the look-back window (patient_id, feature, date, value)."""
     check.ignore(~check.frame["loinc"].isin(LAB_FEATURES.keys()), "LOINC not used by any feature")
+    f = check.frame
+    check.reject(blank(f["patient_id"]) | ~f["patient_id"].isin(index_dates.index), "patient_id", NO_PATIENT)
+    check.frame = check.frame.assign(date=parse_dates(check.frame["effective_date"]))
+    check.reject(check.frame["date"].isna(), "effective_date", "not a valid YYYY-MM-DD date")
+    check.frame = check.frame.assign(number=parse_numbers(check.frame["value"]))
+    check.reject(check.frame["number"].isna() | np.isinf(check.frame["number"]), "value", "value is not a number")
     _convert_units(check)
     _check_ranges(check)
-    f = check.frame
-    index = f["patient_id"].map(patients["index_date"])
-    check.ignore(f["date"] > index, "after the index date")
-    f = check.frame
-    index = f["patient_id"].map(patients["index_date"])
-    check.ignore(f["date"] < index - pd.Timedelta(days=lookback_days), "before the look-back window")
-    latest = check.frame.sort_values(["patient_id", "feature", "date"], kind="stable")
-    check.ignore(latest.duplicated(["patient_id", "feature"], keep="last").reindex(check.frame.index),
-                 "superseded by a more recent value")
+    index = check.frame["patient_id"].map(index_dates)
+    check.ignore(check.frame["date"] > index, "after the index date")
+    index = check.frame["patient_id"].map(index_dates)
+    check.ignore(check.frame["date"] < index - pd.Timedelta(days=lookback_days), "before the look-back window")
     used = check.finish()
-    wide = used.pivot(index="patient_id", columns="feature", values="canonical_value")
-    return wide.reindex(columns=[f.name for f in LAB_FEATURES.values()]), check.counts
+    return used[["patient_id", "feature", "date", "canonical_value"]], check.counts
 
 
 def _convert_units(check: SourceCheck) -> None:
-    frame = check.frame.merge(lab_units(), on=["loinc", "unit"], how="left").set_axis(check.frame.index)
-    for (loinc, unit), _ in frame[frame["factor"].isna()].groupby(["loinc", "unit"]):
-        bad = (frame["loinc"] == loinc) & (frame["unit"] == unit) & frame["factor"].isna()
-        check.reject(bad.reindex(check.frame.index, fill_value=False), "unit",
-                     f"unit '{unit[:20]}' not recognised for LOINC {loinc}")
-    frame = frame.loc[check.frame.index]
-    value = parse_numbers(frame["value"]) * frame["factor"] + frame["offset"]
-    check.frame = check.frame.assign(canonical_value=value, feature=frame["loinc"].map(
-        {k: f.name for k, f in LAB_FEATURES.items()}), date=parse_dates(frame["effective_date"]))
+    factor, offset = conversion(check.frame["loinc"], check.frame["unit"])
+    unknown = factor.isna()
+    if unknown.any():
+        bad = pd.DataFrame({"loinc": check.frame["loinc"], "unit": ucum_code(check.frame["unit"])})[unknown]
+        for (loinc, unit), rows in bad.groupby(["loinc", "unit"]).groups.items():
+            check.reject(check.frame.index.isin(rows), "unit", f"unit '{unit[:20]}' not recognised for LOINC {loinc}")
+        factor, offset = factor[~unknown], offset[~unknown]
+    check.frame = check.frame.assign(canonical_value=check.frame["number"] * factor + offset,
+                                     feature=check.frame["loinc"].map({k: f.name for k, f in LAB_FEATURES.items()}))
 
 
 def _check_ranges(check: SourceCheck) -> None:
@@ -64,3 +72,34 @@ def _check_ranges(check: SourceCheck) -> None:
         f = check.frame
         bad = (f["feature"] == feature.name) & ~f["canonical_value"].between(feature.min, feature.max)
         check.reject(bad, "value", f"{feature.display_name} outside {feature.min:g}-{feature.max:g} {feature.unit}")
+
+
+def summarise_labs(used: pd.DataFrame, index_dates: pd.Series) -> pd.DataFrame:
+    """Per patient (rows: ``index_dates.index``): for each lab feature the last value in the window (named as
+    the feature) and ``<feature>_mean``, ``_count`` (0 when none) and ``_slope_per_year`` (NaN below two dates).
+
+    Rows are ordered by patient, feature and date (stable) before any sum, so the figures do not depend on
+    the order the records arrived in. Vectorised with numpy bincount: no per-group Python.
+    """
+    n_patients, n_features = len(index_dates), len(LAB_NAMES)
+    patient = pd.Categorical(used["patient_id"], categories=index_dates.index).codes.astype(np.int64)
+    feature = pd.Categorical(used["feature"], categories=LAB_NAMES).codes.astype(np.int64)
+    index = index_dates.to_numpy()[patient]
+    years = (used["date"].to_numpy() - index) / np.timedelta64(1, "D") / 365.25
+    key = patient * n_features + feature
+    order = np.lexsort((years, key))
+    key, years, value = key[order], years[order], used["canonical_value"].to_numpy(dtype=float)[order]
+    size = n_patients * n_features
+    count = np.bincount(key, minlength=size).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(key, value, size) / count
+        centred = years - (np.bincount(key, years, size) / count)[key]
+        spread = np.bincount(key, centred * centred, size)
+        slope = np.where(spread > 1e-9, np.bincount(key, centred * value, size) / spread, np.nan)
+    last = np.full(size, np.nan)
+    ends = np.flatnonzero(np.r_[key[1:] != key[:-1], True]) if len(key) else np.array([], dtype=np.int64)
+    last[key[ends]] = value[ends]
+    stats = {"": last, "_mean": mean, "_count": count, "_slope_per_year": slope}
+    columns = {f"{name}{suffix}": values.reshape(n_patients, n_features)[:, j]
+               for suffix, values in stats.items() for j, name in enumerate(LAB_NAMES)}
+    return pd.DataFrame(columns, index=index_dates.index)

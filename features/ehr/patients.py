@@ -1,4 +1,7 @@
-"""patients.csv: patient_id, birth_date, sex (M/F), index_date, ancestry, site (one row per patient)."""
+"""patients.csv: patient_id, birth_date, sex (M/F), index_date, ancestry, site (one row per patient).
+
+FHIR Patient resources arrive through ``check_patients`` as the same text columns (features/ehr/fhir.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from features.parsing import blank, parse_dates, read_raw_csv
 from features.quarantine import Quarantine, SourceCheck, SourceCounts
 
 COLUMNS = ["patient_id", "birth_date", "sex", "index_date", "ancestry", "site"]
+NO_PATIENT = "no such patient among the patients read"
 
 
 def age_in_years(birth: pd.Series, index: pd.Series) -> pd.Series:
@@ -21,8 +25,11 @@ def age_in_years(birth: pd.Series, index: pd.Series) -> pd.Series:
 
 
 def read_patients(path: Path, quarantine: Quarantine) -> tuple[pd.DataFrame, SourceCounts]:
+    return check_patients(SourceCheck(path.name, read_raw_csv(path, COLUMNS), quarantine))
+
+
+def check_patients(check: SourceCheck) -> tuple[pd.DataFrame, SourceCounts]:
     """Valid patients with parsed dates and age; duplicates after the first row are quarantined."""
-    check = SourceCheck(path.name, read_raw_csv(path, COLUMNS), quarantine)
     check.reject(blank(check.frame["patient_id"]), "patient_id", "patient_id is empty")
     check.reject(check.frame["patient_id"].duplicated(), "patient_id", "patient_id repeats an earlier row")
     check.reject(parse_dates(check.frame["birth_date"]).isna(), "birth_date", "not a valid YYYY-MM-DD date")

@@ -1,4 +1,4 @@
-"""Labs: unit conversion, look-back, no leakage from after the index date, and conservation."""
+"""Labs: UCUM unit conversion, look-back, temporal summaries, no leakage after the index date, conservation."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,11 +44,13 @@ def _read(folder: Path, labs: list[tuple[str, ...]]) -> tuple[pd.DataFrame, Sour
 def test_most_recent_value_in_window_with_unit_conversion(tmp_path: Path) -> None:
     wide, counts, quarantine = _read(tmp_path, BASE_LABS)
     assert quarantine.empty
-    assert wide.loc["A", "ldl_mg_dl"] == np.float64(3.1) * 38.67
+    assert wide.loc["A", "ldl_mg_dl"] == np.float64(3.1) * 38.665  # cholesterol 386.65 g/mol
     assert round(wide.loc["A", "hba1c_pct"], 3) == round(48 * 0.09148 + 2.152, 3)
-    assert np.isnan(wide.loc["B", "hdl_mg_dl"])
+    assert np.isnan(wide.loc["B", "hdl_mg_dl"]) and wide.loc["B", "hdl_mg_dl_count"] == 0
     assert wide.loc["B", "sbp_mm_hg"] == 138
-    assert counts.ignored == {"before the look-back window": 1, "superseded by a more recent value": 1}
+    assert wide.loc["A", "ldl_mg_dl_count"] == 2
+    assert wide.loc["A", "ldl_mg_dl_mean"] == pytest.approx((150 + 3.1 * 38.665) / 2)
+    assert counts.ignored == {"before the look-back window": 1}
 
 
 def test_unknown_unit_is_quarantined_not_guessed(tmp_path: Path) -> None:
@@ -55,7 +58,7 @@ def test_unknown_unit_is_quarantined_not_guessed(tmp_path: Path) -> None:
     assert wide.loc["B", "sbp_mm_hg"] == 138
     assert quarantine.to_dict("records") == [{"source_file": "labs.csv", "row": 7, "field": "unit",
                                                "rule": "unit 'kPa' not recognised for LOINC 8480-6"}]
-    assert counts.rows_quarantined == 1 and counts.rows_used == 3  # as without the bad row
+    assert counts.rows_quarantined == 1 and counts.rows_used == 4  # as without the bad row
 
 
 later_rows = st.lists(st.tuples(
