@@ -57,7 +57,7 @@ def _same_origin(request: Request) -> bool:
     return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-async def authenticate(request: Request, login_key: str | None = None) -> tuple[Caller, str | None]:
+def authenticate(request: Request, login_key: str | None = None) -> tuple[Caller, str | None]:
     """The caller and, when the credential is the session cookie, that cookie (for the CSRF check)."""
     keys = request.app.state.keys
     bearer = _bearer(request)
@@ -73,7 +73,7 @@ async def authenticate(request: Request, login_key: str | None = None) -> tuple[
 
 async def page_caller(request: Request) -> Caller:
     """A clinician, by bearer header or session cookie; posts must also pass the CSRF checks."""
-    caller, cookie = await authenticate(request)
+    caller, cookie = authenticate(request)
     if request.method == "POST":
         await _check_post(request, cookie)
     return caller
@@ -94,7 +94,7 @@ async def login_caller(request: Request) -> Caller:
     if not _same_origin(request):
         raise PageAuthError(status.HTTP_403_FORBIDDEN, "this form must be posted from the pmed page itself")
     key = str((await request.form()).get("api_key", "")).strip()
-    caller, _ = await authenticate(request, login_key=key or None)
+    caller, _ = authenticate(request, login_key=key or None)
     return caller
 
 

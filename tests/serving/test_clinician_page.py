@@ -141,7 +141,10 @@ def test_page_abstains_like_the_api(base_url: str, api_keys: dict[str, str], tra
     optional = [f["name"] for f in httpx.get(f"{base_url}/v1/models/cad_risk", headers=auth(key)).json()["features"]
                 if not f["required"]]
     values = _patient(base_url, key, **{name: None for name in optional})
-    assert _api(base_url, key, values)["abstained"]
+    api = _api(base_url, key, values)
+    assert api["abstained"] and api["risk"] is None and "too much is missing" in api["abstain_reason"]
+    last = json.loads((trained_home.audit_dir / "predictions.jsonl").read_text().splitlines()[-1])
+    assert last["outcome"] == "abstained" and "channel" not in last  # the API's own record
     form = {"patient_ref": "MRN-ABSTAIN", **{f"f_{n}": "" if v is None else f"{v:g}" for n, v in values.items()}}
     response = httpx.post(f"{base_url}/clinician/cad_risk", data=form, headers=auth(key))
     assert response.status_code == 200

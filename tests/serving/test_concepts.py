@@ -9,20 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xgboost as xgb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pmed.bundle import Bundle
 from pmed.calibration import IsotonicCalibrator, SigmoidCalibrator, fit_calibrator
 from serving import risk_points
 from serving.clinical import patient_prediction, risk_category
-from serving.concepts import value_text
+from serving.concepts import group_concepts, value_text
 from serving.explain import explain
 from serving.flags import abstain_reason, assess
 from serving.registry import ServedModel, served_model_from_bundle
 from training.data import describe_features
 from training.importance import mean_abs_shap
-from training.spec import ModelSpec
+from training.spec import DeclaredFeature, ModelSpec
 
 NAMES = ["age_years", "sex_male", "ldl_mg_dl", "sbp_mm_hg", "antihypertensive_rx", "current_smoker",
          "pack_years", "bmi_kg_m2"]
@@ -116,7 +116,7 @@ def _rows() -> st.SearchStrategy[list[float]]:
     return st.tuples(*(value(*b) for b in bounds)).map(list)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None)
 @given(row=_rows())
 def test_both_scales_add_up_for_generated_patients(model: ServedModel, row: list[float]) -> None:
     prediction = _predict(model, row)
@@ -162,6 +162,28 @@ def test_concepts_fold_features_back_with_values_units_and_sources(model: Served
     points = [abs(c.risk_points) for c in prediction.concepts]
     assert points == sorted(points, reverse=True)
     assert prediction.risk_category == risk_category(prediction.risk, model.bundle.feature_spec)
+
+
+def test_declared_features_of_a_users_table_are_their_own_concept_unless_they_name_one() -> None:
+    spec = ModelSpec(name="byo", description="d", intended_use="u", target="y", horizon_years=5,
+                     features=["age_years", "egfr_ml_min", "cystatin_c_mg_l", "vape_days_month", "current_smoker"],
+                     declared_features=[
+                         DeclaredFeature(name="egfr_ml_min", display_name="eGFR", unit="mL/min/1.73m2",
+                                         kind="continuous", min=5, max=150),
+                         DeclaredFeature(name="cystatin_c_mg_l", display_name="Cystatin C", unit="mg/L",
+                                         kind="continuous", min=0.2, max=8),
+                         DeclaredFeature(name="vape_days_month", display_name="Vaping", unit="days/month",
+                                         source="lifestyle", kind="count", min=0, max=31, concept="Smoking")])
+    features = describe_features(spec, np.array([[60, 80, 1.0, 4, 1], [70, 50, 1.4, 0, 0]], dtype=float))
+    concepts = group_concepts(features, np.array([65, 75, 1.1, 10, 1.0]), np.array([0.2, -0.1, 0.05, 0.3, 0.4]),
+                              np.array([2.0, -1.0, 0.5, 3.0, 4.0]), 5)
+    by_name = {c.concept: c for c in concepts}
+    assert set(by_name) == {"Age", "eGFR", "Cystatin C", "Smoking"}
+    assert by_name["eGFR"].sources == ["other"] and by_name["eGFR"].values[0].text == "75 mL/min/1.73m2"
+    assert [v.feature for v in by_name["Smoking"].values] == ["vape_days_month", "current_smoker"]
+    assert by_name["Smoking"].risk_points == pytest.approx(7.0) and by_name["Smoking"].sources == ["lifestyle"]
+    assert by_name["Smoking"].sentence == ("Smoking (Vaping 10 days/month; Current smoker: yes) raises the "
+                                           "5-year risk by 7.0 points")
 
 
 def test_risk_category_follows_the_decision_thresholds() -> None:
