@@ -27,7 +27,7 @@ from serving.errors import install_error_handlers
 from serving.limits import BodyLimitMiddleware, ConcurrencyLimit
 from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.registry import ModelStore, Reloader
-from serving.routes import admin, health, models, page
+from serving.routes import admin, compare, health, models, page
 
 try:
     from fastapi.routing import iter_route_contexts
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(models.router)
     app.include_router(admin.router)
     app.include_router(page.router)
+    app.include_router(compare.router)
     check_roles_declared(app)
     return app
 

@@ -47,6 +47,7 @@ class TreatmentOutcome:
     policies: list[dict[str, Any]]
     run_id: str | None = None
     version: str | None = None
+    promoted: bool = False
 
 
 def matrix(trial: pd.DataFrame) -> np.ndarray:
@@ -123,4 +124,4 @@ def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings) -> 
     record_gates(client, MODEL_NAME, logged.version, passed, gates)
     if passed:
         set_alias(client, MODEL_NAME, "champion", logged.version)
-    return TreatmentOutcome(outcome.model, outcome.metrics, outcome.policies, logged.run_id, logged.version)
+    return TreatmentOutcome(outcome.model, outcome.metrics, outcome.policies, logged.run_id, logged.version, passed)
