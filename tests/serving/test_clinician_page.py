@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import sync_playwright
 
 from pmed.settings import Settings
 from serving.app import create_app
@@ -28,7 +29,8 @@ from tests.conftest import REPO, require_tool
 from tests.serving.conftest import auth
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
 
 
 def _free_port() -> int:
@@ -88,11 +90,10 @@ def _fill(page, values: dict[str, float | None]) -> None:  # noqa: ANN001 (playw
 def test_page_shows_the_apis_numbers_in_real_chromium(base_url: str, api_keys: dict[str, str],
                                                       trained_home: Settings, tmp_path: Path) -> None:
     chromium = require_tool("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
     key = api_keys["clinician"]
     values = _patient(base_url, key, age_years=58, ldl_mg_dl=235, current_smoker=1, sbp_mm_hg=165, pack_years=None)
     expected = _api(base_url, key, values)
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1180, "height": 900})
