@@ -7,6 +7,10 @@ stored as JSON parameters (never pickled) and rebuilt on both sides from ``to_di
   margin, it keeps TreeSHAP additive: the contributions times ``a`` add up to logit(risk) - (a * base + b).
 - ``isotonic``: a monotone step function fitted on held-out data, stored as its knots and applied by
   linear interpolation (scikit-learn's ``IsotonicRegression(out_of_bounds="clip")`` semantics).
+- ``dose_interval`` (dose regression): no recalibration. The margin is the booster's prediction on the
+  fitted scale (``sqrt``: square root of mg/week, squared back; ``none``: mg/week), and a split-conformal
+  prediction interval: ``log_halfwidth`` is the ``coverage`` quantile of |log(dose) - log(predicted)| on
+  validation patients, so the interval [pred * exp(-q), pred * exp(q)] widens with the dose.
 """
 
 from __future__ import annotations
@@ -69,6 +73,35 @@ class IsotonicCalibrator:
         return {"method": self.method, "knots_x": self.knots_x.tolist(), "knots_y": self.knots_y.tolist()}
 
 
+class DoseIntervalCalibrator:
+    method = "dose_interval"
+
+    def __init__(self, transform: str = "none", coverage: float = 0.9, log_halfwidth: float = 0.0) -> None:
+        if transform not in ("none", "sqrt") or not 0 < coverage < 1 or not log_halfwidth >= 0:
+            raise ValueError("dose_interval needs transform none|sqrt, 0 < coverage < 1, log_halfwidth >= 0")
+        self.transform, self.coverage, self.log_halfwidth = transform, coverage, log_halfwidth
+
+    def fit(self, margin: np.ndarray, dose: np.ndarray) -> DoseIntervalCalibrator:
+        """Split-conformal: the finite-sample-corrected quantile of validation log-ratio residuals."""
+        scores = np.sort(np.abs(np.log(dose) - np.log(self.predict(margin))))
+        rank = min(int(np.ceil((len(scores) + 1) * self.coverage)), len(scores)) - 1
+        self.log_halfwidth = float(scores[rank])
+        return self
+
+    def predict(self, margin: np.ndarray) -> np.ndarray:
+        """Predicted dose (mg/week), floored at a small positive dose so its log exists."""
+        dose = np.square(np.maximum(margin, 0.0)) if self.transform == "sqrt" else margin
+        return np.maximum(dose, 0.1)
+
+    def interval(self, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dose = self.predict(margin)
+        return dose * np.exp(-self.log_halfwidth), dose * np.exp(self.log_halfwidth)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "transform": self.transform, "coverage": self.coverage,
+                "log_halfwidth": self.log_halfwidth}
+
+
 def fit_calibrator(method: CalibrationMethod, margin: np.ndarray, y: np.ndarray) -> Calibrator:
     """Fit the named calibrator on held-out margins and outcomes."""
     if method == "sigmoid":
@@ -87,6 +120,9 @@ def calibrator_from_dict(payload: dict[str, Any]) -> Calibrator:
             if len(x) != len(y) or not x or any(b < a for a, b in zip(x, x[1:])):
                 raise ValueError("isotonic knots must be non-empty, paired and sorted")
             return IsotonicCalibrator(x, y)
+        if method == "dose_interval":
+            return DoseIntervalCalibrator(str(payload["transform"]), float(payload["coverage"]),
+                                          float(payload["log_halfwidth"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"calibrator parameters are malformed: {exc}") from exc
     raise ValueError(f"unknown calibration method {method!r}")

@@ -22,6 +22,8 @@ features_app = typer.Typer(help="Build patient-level feature tables from raw fil
 keys_app = typer.Typer(help="Manage API keys (stored hashed in PMED_HOME).", no_args_is_help=True)
 app.add_typer(features_app, name="features")
 app.add_typer(keys_app, name="keys")
+data_app = typer.Typer(help="Prepare public cohorts as training tables (offline).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 DEMO_SPECS = ("cad_risk.yaml", "t2d_risk.yaml")
 
@@ -184,6 +186,30 @@ def prs_features(
     if result.failures:
         _fail("; ".join(result.failures))
     _say(f"{result.samples} samples -> {result.table}")
+
+
+@data_app.command("iwpc")
+def data_iwpc(
+    out: Annotated[Path, typer.Option(help="Output table (.parquet or .csv), one row per eligible patient")],
+    any_target_inr: Annotated[bool, typer.Option(help="Keep patients whose target INR is outside 2-3 "
+                                                      "(IWPC kept only 2-3)")] = False,
+) -> None:
+    """The IWPC warfarin cohort (needs `pip install -e '.[warfarin]'`) as a table for models/warfarin_dose.yaml."""
+    from features.iwpc import IwpcUnavailable, load_raw_iwpc, prepare_iwpc
+
+    try:
+        prepared = prepare_iwpc(load_raw_iwpc(), target_inr_2_3=not any_target_inr)
+    except IwpcUnavailable as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        prepared.table.to_csv(out, index=False)
+    else:
+        prepared.table.to_parquet(out, index=False)
+    for line in prepared.summary_lines():
+        _say(line)
+    _say(f"{len(prepared.table)} rows -> {out}")
 
 
 @app.command()

@@ -54,11 +54,22 @@ def load_table(path: Path, spec: ModelSpec) -> TrainingData:
             _refuse(path, feature.name, values.isna(), "a required feature may not be empty", first_row)
         frame[feature.name] = values
     target = pd.to_numeric(frame[spec.target], errors="coerce")
-    _refuse(path, spec.target, ~(target.isin([0, 1]) | frame[spec.target].isna()),
-            "the outcome must be 0, 1 or empty (not at risk)", first_row)
+    if spec.task == "dose_regression":
+        _refuse(path, spec.target, ~(target > 0), "the dose must be a positive number", first_row)
+    else:
+        _refuse(path, spec.target, ~(target.isin([0, 1]) | frame[spec.target].isna()),
+                "the outcome must be 0, 1 or empty (not at risk)", first_row)
     frame = frame.rename(columns={spec.id_column: KEY}).assign(**{spec.target: target})
     frame[KEY] = frame[KEY].astype(str)
-    return _at_risk(frame, spec, path)
+    return _doses(frame, spec) if spec.task == "dose_regression" else _at_risk(frame, spec, path)
+
+
+def _doses(table: pd.DataFrame, spec: ModelSpec) -> TrainingData:
+    """Dose regression: every patient has a dose (checked above); y is the dose itself."""
+    table = table.reset_index(drop=True)
+    X = table[list(spec.features)].astype("float64").to_numpy()
+    return TrainingData(X=X, y=table[spec.target].astype("float64").to_numpy(), keys=table[KEY],
+                        cohort=table.drop(columns=list(spec.features)), source=table)
 
 
 def _at_risk(table: pd.DataFrame, spec: ModelSpec, source: Path) -> TrainingData:

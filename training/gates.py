@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from training.spec import Gates
+from training.spec import DoseGates, Gates
 
 
 class GateResult(BaseModel):
@@ -43,3 +43,26 @@ def check_gates(gates: Gates, metrics: dict[str, float], champion_auroc: float |
 
 def all_passed(results: list[GateResult]) -> bool:
     return all(r.passed for r in results)
+
+
+def check_dose_gates(gates: DoseGates, metrics: dict[str, float]) -> list[GateResult]:
+    """A dose model's gates on its pooled site-held-out predictions; all are evaluated, none short-circuits."""
+    results = [
+        GateResult(name="max_mae", rule=f"MAE <= {gates.max_mae} mg/week", value=metrics["mae"],
+                   passed=metrics["mae"] <= gates.max_mae),
+        GateResult(name="min_pw20", rule=f"PW20 >= {gates.min_pw20}%", value=metrics["pw20"],
+                   passed=metrics["pw20"] >= gates.min_pw20),
+        GateResult(name="min_r2", rule=f"R^2 >= {gates.min_r2}", value=metrics["r2"], passed=metrics["r2"] >= gates.min_r2),
+        GateResult(name="min_test_patients", rule=f"held-out patients >= {gates.min_test_patients}",
+                   value=metrics["n"], passed=metrics["n"] >= gates.min_test_patients),
+        GateResult(name="min_interval_coverage", rule=f"interval coverage >= {gates.min_interval_coverage}",
+                   value=metrics["interval_coverage"],
+                   passed=metrics["interval_coverage"] >= gates.min_interval_coverage),
+    ]
+    if gates.max_mae_vs_baseline is not None and "vs_iwpc_pharmacogenetic.mae_diff" in metrics:
+        diff = metrics["vs_iwpc_pharmacogenetic.mae_diff"]
+        results.append(GateResult(
+            name="vs_iwpc_pharmacogenetic", rule=f"MAE - IWPC pharmacogenetic MAE <= {gates.max_mae_vs_baseline} "
+                                                 "mg/week on the same patients", value=diff,
+            passed=diff <= gates.max_mae_vs_baseline))
+    return results

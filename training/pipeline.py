@@ -63,6 +63,10 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
     sources = [table] if table else [features_dir / FEATURES_FILE, features_dir / OUTCOMES_FILE]
     progress(f"loading data for {spec.name} from {table or features_dir}")
     data = load_table(table, spec) if table else load_training_data(features_dir, spec)
+    if spec.task == "dose_regression":
+        from training.dose_pipeline import train_dose_model
+
+        return train_dose_model(spec, spec_path, data, sources, settings, progress)
     split = split_cohort(data.keys, data.cohort, spec.split, spec.seed)
     progress(f"{len(data.y)} patients at risk: train {len(split.train)}, validation {len(split.validation)}, "
              f"test {len(split.test)}; fitting XGBoost with early stopping")

@@ -57,13 +57,17 @@ class SplitFractions(_Strict):
     test_sites: list[str] = []
     time_column: str = "index_date"
     test_from: date | None = None
+    folds: int | None = Field(None, ge=2, le=50, description="dose_regression with by: site: every site is held "
+                              "out once, in this many folds of whole sites; train/validation split the rest")
 
     @model_validator(mode="after")
     def _consistent(self) -> SplitFractions:
         if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
             raise ValueError("split fractions must add up to 1")
-        if self.by == "site" and not self.test_sites:
-            raise ValueError("split by site needs test_sites (the sites held out for testing)")
+        if self.by == "site" and not self.test_sites and not self.folds:
+            raise ValueError("split by site needs test_sites (the sites held out for testing) or folds")
+        if self.folds and self.by != "site":
+            raise ValueError("folds apply to split by site (whole sites held out per fold)")
         if self.by == "time" and self.test_from is None:
             raise ValueError("split by time needs test_from (a date; patients indexed from then on are the test set)")
         return self
@@ -80,6 +84,30 @@ class Gates(_Strict):
     max_auroc_drop_vs_champion: float | None = Field(
         0.02, ge=0, description="the new version may trail the current champion by at most this AUROC on the "
                                 "same test patients; null disables the comparison")
+
+
+class DoseGates(_Strict):
+    """Promotion gates of a dose model, checked on the pooled site-held-out predictions (mg/week)."""
+
+    max_mae: float = Field(15.0, gt=0, description="mean absolute error, mg/week")
+    min_pw20: float = Field(0.0, ge=0, le=100, description="% of patients predicted within 20% of their dose")
+    min_r2: float = Field(-1.0, le=1)
+    min_test_patients: int = Field(100, ge=1)
+    max_mae_vs_baseline: float | None = Field(
+        None, description="the model's MAE may exceed the IWPC pharmacogenetic algorithm's by at most this "
+                          "(mg/week) on the same patients; null disables")
+    min_interval_coverage: float = Field(0.0, ge=0, le=1, description="share of held-out doses inside the "
+                                                                       "prediction interval")
+
+
+class DoseModel(_Strict):
+    """How a dose model is fitted and what its interval means (``task: dose_regression`` only)."""
+
+    objective: Literal["reg:squarederror", "reg:absoluteerror"] = "reg:absoluteerror"
+    target_transform: Literal["none", "sqrt"] = Field("sqrt", description="fit on sqrt(dose) as IWPC did; "
+                                                                           "predictions are squared back")
+    interval_coverage: float = Field(0.9, gt=0, lt=1, description="split-conformal prediction interval level")
+    bands: tuple[float, float] = Field((21.0, 49.0), description="low (<=) and high (>=) dose bands, mg/week")
 
 
 class DeclaredFeature(Feature):
@@ -104,9 +132,10 @@ class ModelSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     description: str
     intended_use: str
-    task: Literal["risk_classification"] = "risk_classification"
+    task: Literal["risk_classification", "dose_regression"] = "risk_classification"
     target: str
-    horizon_years: float = Field(gt=0)
+    horizon_years: float | None = Field(None, gt=0, description="required for risk_classification")
+    dose: DoseModel | None = None
     id_column: str = Field("patient_key", description="patient key column of a --table file")
     features: list[str] = Field(min_length=1)
     declared_features: list[DeclaredFeature] = Field([], description="features of a --table file that are "
@@ -117,13 +146,14 @@ class ModelSpec(_Strict):
     calibration: CalibrationMethod = "sigmoid"
     split: SplitFractions = SplitFractions()
     seed: int = 42
-    gates: Gates = Gates()
+    gates: Gates | DoseGates = Gates()
     subgroups: list[str] = ["sex", "ancestry", "age_band"]
     decision_thresholds: tuple[float, float] = Field((0.05, 0.30), description="net-benefit threshold range")
     max_missing_importance: float = Field(
         0.4, gt=0, le=1, description="serving abstains (returns no risk) when a patient's missing features carry "
                                      "more than this share of the model's mean |SHAP| importance")
-    baselines: list[Literal["logistic_regression", "pooled_cohort_equations"]] = ["logistic_regression"]
+    baselines: list[Literal["logistic_regression", "pooled_cohort_equations", "iwpc_pharmacogenetic", "iwpc_clinical",
+                            "iwpc_form_refit", "fixed_35mg_week"]] = ["logistic_regression"]
     bootstrap_samples: int = Field(200, ge=10, le=5000, description="resamples behind every 95% CI")
     limitations: str = ""
 
@@ -141,6 +171,24 @@ class ModelSpec(_Strict):
         stray = [n for n in self.monotone_constraints if n not in self.features]
         if stray:
             raise ValueError(f"monotone_constraints name features the spec does not use: {', '.join(stray)}")
+        return self._task_consistent()
+
+    def _task_consistent(self) -> ModelSpec:
+        """Risk models need a horizon and risk gates; dose models dose gates, site folds and their settings."""
+        if self.task == "risk_classification":
+            if self.horizon_years is None:
+                raise ValueError("risk_classification needs horizon_years")
+            if not isinstance(self.gates, Gates):
+                raise ValueError("risk_classification takes risk gates (min_auroc, calibration_slope, ...)")
+            return self
+        if "gates" not in self.model_fields_set:
+            object.__setattr__(self, "gates", DoseGates())
+        elif not isinstance(self.gates, DoseGates):
+            raise ValueError("dose_regression takes dose gates (max_mae, min_pw20, min_r2, ...)")
+        if self.dose is None:
+            object.__setattr__(self, "dose", DoseModel())
+        if not self.split.folds:
+            raise ValueError("dose_regression needs split: {by: site, folds: N} (site-held-out evaluation)")
         return self
 
 

@@ -63,3 +63,41 @@ def _held_out(cohort: pd.DataFrame, fractions: SplitFractions) -> np.ndarray:
 def _unit_interval(key: str, seed: int) -> float:
     digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def site_folds(keys: pd.Series, cohort: pd.DataFrame, fractions: SplitFractions, seed: int) -> list[Split]:
+    """Leave-sites-out folds: each site is the test set of exactly one fold, never seen in its training.
+
+    Sites are dealt largest first to the fold with the fewest patients so far (ties broken by a seeded
+    hash of the site), which balances fold sizes; the other sites' patients split into train and
+    validation by the seeded patient hash, in the spec's proportions.
+    """
+    if fractions.site_column not in cohort.columns:
+        raise DataError(f"split by site needs a column {fractions.site_column!r} in the data")
+    sites = cohort[fractions.site_column].astype(str)
+    sizes = sites.value_counts()
+    if len(sizes) < fractions.folds:
+        raise DataError(f"{fractions.folds} site folds need at least as many sites; the data has {len(sizes)}")
+    order = sorted(sizes.index, key=lambda site: (-sizes[site], _unit_interval(site, seed)))
+    load, fold_of = [0] * fractions.folds, {}
+    for site in order:
+        fold = min(range(fractions.folds), key=lambda f: (load[f], f))
+        fold_of[site] = fold
+        load[fold] += int(sizes[site])
+    assigned = sites.map(fold_of).to_numpy()
+    share = fractions.train / (fractions.train + fractions.validation)
+    unit = keys.astype(str).map(lambda key: _unit_interval(key, seed)).to_numpy()
+    folds = []
+    for fold in range(fractions.folds):
+        rest = np.flatnonzero(assigned != fold)
+        folds.append(Split(train=rest[unit[rest] < share], validation=rest[unit[rest] >= share],
+                           test=np.flatnonzero(assigned == fold)))
+    return folds
+
+
+def split_all(keys: pd.Series, fractions: SplitFractions, seed: int) -> Split:
+    """Every patient in train or validation (no test part): the final fit after site-held-out evaluation."""
+    share = fractions.train / (fractions.train + fractions.validation)
+    unit = keys.astype(str).map(lambda key: _unit_interval(key, seed)).to_numpy()
+    positions = np.arange(len(unit))
+    return Split(train=positions[unit < share], validation=positions[unit >= share], test=positions[:0])
