@@ -17,6 +17,7 @@ A site absent from the file is a no-call for everyone, never homozygous referenc
 from __future__ import annotations
 
 import gzip
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import pandas as pd
 # a sample cell 'a/b<TAB>' read as a little-endian int32: separator in byte 1, tab in byte 3
 _FRAME_MASK = np.int32(-16711936)  # 0xFF00FF00
 _UNPHASED, _PHASED = np.int32(0x09002F00), np.int32(0x09007C00)  # '/', '|'
+_READ_BUFFER = 16 << 20
 _BLOCK_BYTES, _BLOCK_RECORDS = 1 << 20, 65_536  # records decoded together; small enough to stay in cache
 
 
@@ -53,7 +55,7 @@ class Calls:
 def read_calls(path: Path, positions: set[tuple[str, int]], ids: frozenset[str] | set[str] = frozenset()) -> Calls:
     """Calls of every record at a wanted (chrom without 'chr', pos) or with a wanted ID, in one pass."""
     path = Path(path)
-    reader = _Reader(path)
+    reader = _Reader(path, capacity=min(len(positions) + len(ids), 4096))
     try:
         with _open(path) as handle:
             for number, line in enumerate(handle, start=1):
@@ -66,14 +68,15 @@ def read_calls(path: Path, positions: set[tuple[str, int]], ids: frozenset[str] 
 def _open(path: Path):  # noqa: ANN202 - a binary file object
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"  # bgzip is gzip with blocks
-    return gzip.open(path, "rb") if gzipped else path.open("rb")
+    # a large buffer: lines of a biobank VCF are megabytes long
+    return io.BufferedReader(gzip.open(path, "rb"), _READ_BUFFER) if gzipped else path.open("rb", _READ_BUFFER)
 
 
 class _Reader:
     """Accumulates wanted records and decodes their calls in blocks, so per-record overhead stays small."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.samples, self.records_in = path, None, 0
+    def __init__(self, path: Path, capacity: int) -> None:
+        self.path, self.samples, self.records_in, self.capacity = path, None, 0, capacity
         self.rows: list[tuple[str, int, str, str, tuple[str, ...], int]] = []
         self.buffer = np.empty((0, 0), dtype=np.int8)
         self.pairs: dict[int, np.ndarray] = {}
@@ -145,17 +148,20 @@ class _Reader:
             bad = records[int(np.flatnonzero(too_big)[0])]
             raise VcfError(f"{self.path}: line {bad.number}: a GT allele index exceeds the {bad.n_alts} ALT allele(s)")
         rows = np.array([p.row for p in records])
-        dosage = (first + second).astype(np.int8)  # biallelic: allele indices 0/1 add up to the ALT dosage
-        dosage[(first < 0) | (second < 0)] = -1
+        contiguous = rows[-1] - rows[0] + 1 == len(rows)
+        dosage = self.buffer[rows[0]:rows[-1] + 1] if contiguous else np.empty_like(first)
+        np.add(first, second, out=dosage)  # biallelic: allele indices 0/1 add up to the ALT dosage
+        np.putmask(dosage, np.bitwise_or(first, second) < 0, -1)  # either allele missing (-1): no call
         multi = n_alts > 1
         dosage[multi] = -1
-        self.buffer[rows] = dosage
+        if not contiguous:
+            self.buffer[rows] = dosage
         for k in np.flatnonzero(multi):
             self.pairs[int(rows[k])] = np.stack([first[k], second[k]]).astype(np.int8)
 
     def _grow(self, rows: int, n: int) -> None:
         if rows > len(self.buffer):
-            grown = np.empty((max(rows, 64, 2 * len(self.buffer)), n), dtype=np.int8)
+            grown = np.empty((max(rows, self.capacity, 2 * len(self.buffer)), n), dtype=np.int8)
             if len(self.buffer):
                 grown[:len(self.buffer)] = self.buffer
             self.buffer = grown

@@ -32,7 +32,7 @@ __all__ = ["MatchPolicy", "ScoreError", "ScoreResult", "ScoringFile", "read_scor
            "score_vcf", "wanted_ids", "wanted_sites"]
 
 MissingPolicy = Literal["zero", "mean"]
-_CHUNK = 128  # variants per block of the dosage x weight product: bounds memory at 200,000 samples
+_CHUNK = 32  # variants per block of the dosage x weight product: ~50 MB of float64 at 200,000 samples
 REPORT_COLUMNS = ["pgs_id", "line", "rsid", "chrom", "pos", "effect_allele", "other_allele", "effect_weight",
                   "status", "reason", "orientation", "vcf_line"]
 
@@ -119,20 +119,24 @@ def weighted_sums(calls: Calls, reports: list[pd.DataFrame], missing: MissingPol
     key_row = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(used[["record", "allele"]]))
     weights = np.zeros((len(keys), len(reports)))
     np.add.at(weights, (key_row, used["score"].to_numpy()), used["effect_weight"].to_numpy())
-    counted = np.zeros((len(keys), len(reports)), dtype=np.float32)
-    counted[key_row, used["score"].to_numpy()] = 1.0
+    counted = np.zeros((len(keys), len(reports)), dtype=bool)
+    counted[key_row, used["score"].to_numpy()] = True
     n = len(calls.samples)
-    sums, no_calls = np.zeros((n, len(reports))), np.zeros((n, len(reports)), dtype=np.float32)
+    sums, no_calls = np.zeros((len(reports), n)), np.zeros((len(reports), n), dtype=np.int64)
     for start in range(0, len(keys), _CHUNK):
-        block = keys.iloc[start:start + _CHUNK]
+        rows = slice(start, start + _CHUNK)
+        block = keys.iloc[rows]
         dosage = np.stack([calls.allele_dosage(r, a) for r, a in zip(block["record"], block["allele"])])
         absent = dosage < 0
         effect = dosage.astype(np.float64)
-        fill = _mean_dosage(effect, absent) if missing == "mean" else np.zeros(len(block))
-        effect[absent] = np.broadcast_to(fill[:, None], effect.shape)[absent]
-        sums += effect.T @ weights[start:start + _CHUNK]
-        no_calls += absent.T.astype(np.float32) @ counted[start:start + _CHUNK]
-    return sums, no_calls.astype(np.int64)
+        if missing == "mean":
+            np.copyto(effect, _mean_dosage(effect, absent)[:, None], where=absent)
+        else:
+            np.maximum(effect, 0.0, out=effect)  # a no-call (-1) adds 0
+        sums += weights[rows].T @ effect
+        for k in range(len(reports)):
+            no_calls[k] += absent[counted[rows, k]].sum(axis=0)
+    return sums.T, no_calls.T
 
 
 def _mean_dosage(effect: np.ndarray, absent: np.ndarray) -> np.ndarray:
