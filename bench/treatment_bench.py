@@ -79,8 +79,8 @@ def main() -> None:
         cf = forest(X, t, y, args.forest_trees)
         fit = time.perf_counter() - start
         Xf = np.nan_to_num(Xt, nan=-1.0)
-        low, high = cf.effect_interval(Xf, alpha=0.05)
-        estimate = cf.effect(Xf)
+        low, high = (np.ravel(a) for a in cf.effect_interval(Xf, alpha=0.05))
+        estimate = np.ravel(cf.effect(Xf))  # a binary outcome gives one column per outcome
         rows.append((f"EconML CausalForestDML ({args.forest_trees} trees)", effect_metrics(estimate, tau, low, high), fit))
         policies["CausalForestDML"] = (estimate < 0).astype(int)
         cf_ms = latency_ms(lambda: (cf.effect(Xf[:1]), cf.effect_interval(Xf[:1], alpha=0.05)), 50)
