@@ -81,7 +81,8 @@ def main() -> None:
         n_used = plink2_score_file(fixture.vcf, fixture.scoring, tmp / "plink2_score.tsv")
         pmed = best_of(args.repeat, [str(BIN / "pmed"), "features", "prs", "--vcf", str(fixture.vcf), "--score",
                       str(fixture.scoring), "--out", str(tmp / "pmed" / "prs.tsv")])
-        plink2 = best_of(args.repeat, ["plink2", "--vcf", str(fixture.vcf), "--set-all-var-ids", "@:#", "--vcf-half-call", "missing",
+        plink2 = best_of(args.repeat, [
+                        "plink2", "--vcf", str(fixture.vcf), "--set-all-var-ids", "@:#", "--vcf-half-call", "missing",
                         "--score", str(tmp / "plink2_score.tsv"), "1", "2", "3", "header-read", "cols=+scoresums",
                         "no-mean-imputation", "--threads", str(args.threads), "--out", str(tmp / "plink2")])
         ours = pd.read_csv(tmp / "pmed" / "prs.tsv", sep="\t").set_index("sample").iloc[:, 0]

@@ -98,7 +98,7 @@ class _Reader:
             pos = int(line[first + 1:second])
         except ValueError:
             raise VcfError(f"{self.path}: line {number}: column POS is not a whole number") from None
-        if (chrom, pos) not in positions and not (ids and line[second + 1:line.find(b"\t", second + 1)].decode() in ids):
+        if (chrom, pos) not in positions and not (ids and _id(line, second) in ids):
             return
         self._keep(number, chrom, pos, line)
 
@@ -182,6 +182,10 @@ class _Pending:
     start: int  # offset of the first sample column
     gt_only: bool
     n_alts: int
+
+
+def _id(line: bytes, second_tab: int) -> str:
+    return line[second_tab + 1:line.find(b"\t", second_tab + 1)].decode()
 
 
 def _fixed_columns(line: bytes) -> tuple[list[bytes], int]:

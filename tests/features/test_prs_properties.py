@@ -115,11 +115,13 @@ def test_gt_reader_agrees_with_cyvcf2(cells: list[list[str]], extra_field: bool,
 
 
 def test_half_calls_are_no_calls_and_multiallelic_calls_count_each_allele(tmp_path: Path) -> None:
-    (tmp_path / "g.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\n"
-                                    "1\t5\t.\tA\tC,G\t.\t.\t.\tGT\t1/2\t2/2\t0/.\n1\t9\t.\tA\tG\t.\t.\t.\tGT\t./1\t0/1\t1/1\n")
+    (tmp_path / "g.vcf").write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\n"
+        "1\t5\t.\tA\tC,G\t.\t.\t.\tGT\t1/2\t2/2\t0/.\n1\t9\t.\tA\tG\t.\t.\t.\tGT\t./1\t0/1\t1/1\n")
     calls = read_calls(tmp_path / "g.vcf", {("1", 5), ("1", 9)})
-    assert calls.allele_dosage(0, 2).tolist() == [1, 2, -1] and calls.allele_dosage(0, 0).tolist() == [0, 0, -1]
-    assert calls.alt_dosage[1].tolist() == [-1, 1, 2]  # cyvcf2 would call ./1 heterozygous; plink2 (half-call m) no-call
+    assert calls.allele_dosage(0, 2).tolist() == [1, 2, -1]
+    assert calls.allele_dosage(0, 0).tolist() == [0, 0, -1]
+    assert calls.alt_dosage[1].tolist() == [-1, 1, 2]  # cyvcf2 calls ./1 heterozygous; plink2 half-call m: no call
 
 
 def test_gt_reader_errors_name_the_line_and_column(tmp_path: Path) -> None:
