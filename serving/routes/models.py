@@ -8,7 +8,6 @@ from typing import Literal
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from serving.audit import AuditError
@@ -52,8 +51,10 @@ def model_info(model: ServedModelDep, store: StoreDep) -> ModelInfo:
                      shadow=ModelSummary(name=shadow.name, version=shadow.version, alias=shadow.alias) if shadow else None)
 
 
-@router.get("/models/{name}/card", dependencies=[require_roles(*CARD_ROLES)], response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {}, "text/markdown": {}}, "description": "The model card"},
+@router.get("/models/{name}/card", dependencies=[require_roles(*CARD_ROLES)], response_class=Response,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}},
+                                         "text/markdown": {"schema": {"type": "string"}}},
+                             "description": "The model card"},
                        403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 def model_card(model: ServedModelDep, format: Literal["html", "markdown"] = "html") -> Response:  # noqa: A002
     """The model card of the served version: intended use, data, performance with CIs, subgroups, limits."""

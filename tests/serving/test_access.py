@@ -27,6 +27,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/keys"): {"admin"},
     ("POST", "/v1/keys"): {"admin"},
     ("DELETE", "/v1/keys/{key_id}"): {"admin"},
+    ("POST", "/v1/models/{name}/what-if"): {"clinician", "application"},
+    ("POST", "/v1/models/{name}/compare-treatments"): {"clinician", "application"},
     # the clinician page (bearer header or session cookie; login reads the key from its form)
     ("GET", "/clinician/{name}"): {"clinician"},
     ("POST", "/clinician/{name}"): {"clinician"},
@@ -64,7 +66,9 @@ def _request(client: TestClient, method: str, path: str, key: str | None, traine
     features = example["patients"][0]["features"]
     form = {"/clinician/{name}/login": {"api_key": key or ""},
             "/clinician/{name}": {"patient_ref": "p1", **{PREFIX + k: str(v) for k, v in features.items()}}}
-    body = {"/v1/models/{name}/predict": example, "/v1/keys": {"name": "made-in-test", "role": "application"}}
+    body = {"/v1/models/{name}/predict": example, "/v1/keys": {"name": "made-in-test", "role": "application"},
+            "/v1/models/{name}/what-if": {"patient": example["patients"][0], "changes": {"ldl_mg_dl": 100.0}},
+            "/v1/models/{name}/compare-treatments": example}
     if method == "POST" and path in form:
         return client.post(url, headers=headers, data=form[path], follow_redirects=False).status_code
     return client.request(method, url, headers=headers, json=body.get(path) if method == "POST" else None,
@@ -92,6 +96,8 @@ def test_route_role_credential(client: TestClient, keys: dict, trained_home: Set
     status = _request(client, method, path, key, trained_home, example)
     if state != "right":
         assert status == 401
+    elif role in MATRIX[route] and path.endswith("/compare-treatments"):
+        assert status == 404  # admitted; cad_risk (the only model here) is not a treatment model
     elif role in MATRIX[route]:
         assert status in (200, 201, 303)  # 303: the page's login and logout redirect to the form
     else:
