@@ -74,13 +74,25 @@ def read_genotypes(path: Path, wanted: set[tuple[str, int]] | None = None) -> Ge
                 continue
             sites[key] = len(records)
             records.append(Site(key[0], key[1], variant.REF, tuple(variant.ALT)))
-            rows.append(_ALT_DOSAGE[np.array(variant.gt_types, copy=True)])
+            rows.append(_dosage(variant))
         samples = list(vcf.samples)
     finally:
         vcf.close()
     dosage = np.vstack(rows) if rows else np.empty((0, len(samples)), dtype=np.int8)
     multiallelic = sum(field == "ALT" for _, field, _ in rejected)
     return Genotypes(samples, sites, records, dosage, multiallelic, n, tuple(rejected))
+
+
+def _dosage(variant) -> np.ndarray:  # noqa: ANN001 - a cyvcf2 Variant
+    """ALT dosage per sample; a half call (``0/.``, ``./1``) is a no-call, as plink2 and pmed's PRS reader treat it.
+
+    cyvcf2's ``gt_types`` reports ``0/.`` as HOM_REF and ``./1`` as HET, which would count an allele nobody
+    observed; the allele array says which half is missing.
+    """
+    dosage = _ALT_DOSAGE[np.array(variant.gt_types, copy=True)]
+    alleles = variant.genotype.array()[:, :2]
+    dosage[(alleles == -1).any(axis=1)] = -1  # -1 = missing allele; -2 pads a haploid call
+    return dosage
 
 
 def _problem(alts: list[str], seen: bool) -> tuple[str, str] | None:

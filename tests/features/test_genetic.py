@@ -97,3 +97,19 @@ def test_vcf_rejects_wanted_multiallelic_and_repeated_sites_with_line_numbers(tm
     assert genotypes.records_in == 6 and len(genotypes.records) == 1
     assert genotypes.alt_dosage[0].tolist() == [0, 1, 2]  # the first record of a site wins
     assert [(line, field) for line, field, _ in genotypes.rejected] == [(8, "ALT"), (11, "POS")]
+
+
+def test_half_calls_are_no_calls_in_both_vcf_readers(tmp_path: Path) -> None:
+    """`0/.` and `./1` observed one allele only: both readers (feature table and `pmed features prs`) call
+    them missing, as plink2 does, instead of counting an allele nobody saw."""
+    from features.genetic.calls import read_calls
+
+    vcf = tmp_path / "half.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\tc\td\te\n"
+                   "chr1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/.\t./1\t./.\t0|1\t1/1\n")
+    assert read_genotypes(vcf, None).alt_dosage.tolist() == [[-1, -1, -1, 1, 2]]
+    from features.genetic.vcf import site_key
+
+    assert read_calls(vcf, {site_key("chr1", 100)}).alt_dosage.tolist() == [[-1, -1, -1, 1, 2]]
