@@ -18,7 +18,7 @@ from features.ehr.labs import COLUMNS as LAB_COLUMNS
 from features.ehr.labs import check_labs, summarise_labs
 from features.ehr.medications import check_medications, read_medications
 from features.ehr.patients import check_patients, read_patients
-from features.parsing import read_raw_csv
+from features.ehr.text import read_text_csv
 from features.quarantine import Quarantine, SourceCheck, SourceCounts
 
 LAB_FILES = ("labs.csv", "vitals.csv")  # vitals.csv is optional and has the labs.csv columns
@@ -39,7 +39,7 @@ def read_ehr_csv(raw_dir: Path, quarantine: Quarantine) -> EhrFeatures:
     used, lab_counts = [], []
     for name in LAB_FILES:
         if name == "labs.csv" or (raw_dir / name).is_file():
-            rows, counts = check_labs(SourceCheck(name, read_raw_csv(raw_dir / name, LAB_COLUMNS), quarantine),
+            rows, counts = check_labs(SourceCheck(name, read_text_csv(raw_dir / name, LAB_COLUMNS), quarantine),
                                       patients["index_date"])
             used.append(rows)
             lab_counts.append(counts)

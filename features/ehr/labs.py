@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from features.codes import conversion, ucum_code
-from features.parsing import blank, parse_dates, parse_numbers, read_raw_csv
-from features.quarantine import Quarantine, SourceCheck, SourceCounts
+from features.ehr.text import read_text_csv, to_dates, to_numbers
 from features.ehr.patients import NO_PATIENT
+from features.quarantine import Quarantine, SourceCheck, SourceCounts
 from features.registry import FEATURES
 
 COLUMNS = ["patient_id", "loinc", "value", "unit", "effective_date"]
@@ -30,41 +30,69 @@ TREND_STATS = ("mean", "count", "slope_per_year")
 def read_labs(path: Path, patients: pd.DataFrame, quarantine: Quarantine,
               lookback_days: int = LOOKBACK_DAYS) -> tuple[pd.DataFrame, SourceCounts]:
     """One CSV file -> (patient x lab summaries from ``summarise_labs``, counts)."""
-    used, counts = check_labs(SourceCheck(path.name, read_raw_csv(path, COLUMNS), quarantine),
+    used, counts = check_labs(SourceCheck(path.name, read_text_csv(path, COLUMNS), quarantine),
                               patients["index_date"], lookback_days)
     return summarise_labs(used, patients["index_date"]), counts
 
 
 def check_labs(check: SourceCheck, index_dates: pd.Series,
                lookback_days: int = LOOKBACK_DAYS) -> tuple[pd.DataFrame, SourceCounts]:
-    """Apply the lab rules; return the rows in the look-back window (patient_id, feature, date, value)."""
+    """Apply the lab rules; return the rows in the look-back window (patient_id, feature, date, value).
+
+    The text is parsed once, up front, and repeated text becomes categories: at millions of rows every
+    rule then works on numbers and small category tables instead of strings.
+    """
+    check.frame = _parsed(check.frame)
     check.ignore(~check.frame["loinc"].isin(LAB_FEATURES.keys()), "LOINC not used by any feature")
-    f = check.frame
-    check.reject(blank(f["patient_id"]) | ~f["patient_id"].isin(index_dates.index), "patient_id", NO_PATIENT)
-    check.frame = check.frame.assign(date=parse_dates(check.frame["effective_date"]))
+    check.reject(~check.frame["patient_id"].isin(index_dates.index), "patient_id", NO_PATIENT)
     check.reject(check.frame["date"].isna(), "effective_date", "not a valid YYYY-MM-DD date")
-    check.frame = check.frame.assign(number=parse_numbers(check.frame["value"]))
     check.reject(check.frame["number"].isna() | np.isinf(check.frame["number"]), "value", "value is not a number")
     _convert_units(check)
     _check_ranges(check)
-    index = check.frame["patient_id"].map(index_dates)
-    check.ignore(check.frame["date"] > index, "after the index date")
-    index = check.frame["patient_id"].map(index_dates)
-    check.ignore(check.frame["date"] < index - pd.Timedelta(days=lookback_days), "before the look-back window")
+    index = _index_dates(check.frame["patient_id"], index_dates)
+    check.ignore(check.frame["date"].to_numpy() > index, "after the index date")
+    index = _index_dates(check.frame["patient_id"], index_dates)
+    check.ignore(check.frame["date"].to_numpy() < index - np.timedelta64(lookback_days, "D"),
+                 "before the look-back window")
     used = check.finish()
     return used[["patient_id", "feature", "date", "canonical_value"]], check.counts
 
 
+def _parsed(frame: pd.DataFrame) -> pd.DataFrame:
+    text = frame.drop(columns=["value", "effective_date"])
+    return text.assign(patient_id=frame["patient_id"].astype("category"),
+                       loinc=frame["loinc"].astype("category"), unit=frame["unit"].astype("category"),
+                       date=to_dates(frame["effective_date"]), number=to_numbers(frame["value"]))
+
+
+def _index_dates(patient_id: pd.Series, index_dates: pd.Series) -> np.ndarray:
+    """Each row's index date, looked up once per distinct patient (the column is categorical)."""
+    ids = patient_id.astype("category").array
+    return index_dates.reindex(ids.categories).to_numpy()[ids.codes]
+
+
 def _convert_units(check: SourceCheck) -> None:
-    factor, offset = conversion(check.frame["loinc"], check.frame["unit"])
-    unknown = factor.isna()
-    if unknown.any():
-        bad = pd.DataFrame({"loinc": check.frame["loinc"], "unit": ucum_code(check.frame["unit"])})[unknown]
-        for (loinc, unit), rows in bad.groupby(["loinc", "unit"]).groups.items():
-            check.reject(check.frame.index.isin(rows), "unit", f"unit '{unit[:20]}' not recognised for LOINC {loinc}")
-        factor, offset = factor[~unknown], offset[~unknown]
-    check.frame = check.frame.assign(canonical_value=check.frame["number"] * factor + offset,
-                                     feature=check.frame["loinc"].map({k: f.name for k, f in LAB_FEATURES.items()}))
+    """Factor and offset per distinct (LOINC, unit) pair, then broadcast; unknown pairs are quarantined."""
+    key, loinc, unit = _pair_keys(check.frame)
+    pairs = np.unique(key)
+    n_units = len(unit.categories)
+    pair_loinc = pd.Series(loinc.categories[pairs // n_units].astype(str))
+    pair_unit = pd.Series(unit.categories[pairs % n_units].astype(str))
+    factor, offset = conversion(pair_loinc, pair_unit)
+    for i in np.flatnonzero(factor.isna().to_numpy()):
+        shown = str(ucum_code(pair_unit.iloc[[i]]).iloc[0])[:20]
+        check.reject(_pair_keys(check.frame)[0] == pairs[i], "unit",
+                     f"unit '{shown}' not recognised for LOINC {pair_loinc.iloc[i]}")
+    where = np.searchsorted(pairs, _pair_keys(check.frame)[0])
+    names = {k: f.name for k, f in LAB_FEATURES.items()}
+    check.frame = check.frame.assign(
+        canonical_value=check.frame["number"].to_numpy() * factor.to_numpy()[where] + offset.to_numpy()[where],
+        feature=check.frame["loinc"].map(names).astype("category"))
+
+
+def _pair_keys(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Categorical, pd.Categorical]:
+    loinc, unit = frame["loinc"].array, frame["unit"].array
+    return loinc.codes.astype(np.int64) * len(unit.categories) + unit.codes, loinc, unit
 
 
 def _check_ranges(check: SourceCheck) -> None:
