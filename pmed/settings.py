@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_concurrent_predictions: int = Field(16, ge=1, description="Predict calls served at once; more get "
                                             "503 with Retry-After")
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 503 when busy")
+    page_session_minutes: int = Field(30, ge=1, le=24 * 60, description="How long a sign-in to the "
+                                      "clinician page lasts (signed cookie; revoking the key ends it sooner)")
     demo_api_key: SecretStr | None = Field(None, description="Key `make run` registers for the demo")
     demo_patients: int = Field(40_000, ge=200, description="Size of the demo cohort")
     seed: int = Field(20261128, description="Seed for the demo cohort")

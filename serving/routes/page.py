@@ -2,7 +2,8 @@
 
 No front-end build and no JavaScript: Jinja2 templates, an inline SVG drawn from numbers computed here,
 and a strict Content-Security-Policy. The answer is the one the JSON API gives (same validation, same
-``patient_prediction``), and each page prediction is audit-logged like an API one before it is shown.
+``patient_prediction``); each page prediction takes one of the API's prediction slots (busy: 503) and is
+audit-logged like an API one before it is shown (audit not writable: 503, nothing shown).
 Only clinicians may use it (see ``serving.page_session`` for sign-in and CSRF).
 """
 
@@ -26,14 +27,16 @@ from serving.auth import Caller
 from serving.clinical import patient_prediction
 from serving.deps import ServedModelDep
 from serving.explain import explain
+from serving.limits import ConcurrencyLimit
 from serving.page_form import form_groups, read_form
 from serving.page_session import (
     COOKIE,
-    COOKIE_MAX_AGE,
     COOKIE_PATH,
     LoginCallerDep,
     PageCallerDep,
     csrf_token,
+    new_session,
+    session_seconds,
 )
 from serving.registry import ServedModel
 from serving.schemas import PatientPrediction
@@ -76,19 +79,34 @@ async def patient_result(request: Request, caller: PageCallerDep, model: ServedM
     if errors:
         return _render_page(request, model, {"values": raw, "errors": errors, "form_errors": True,
                                              "patient_ref": patient_ref}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    kept = {"values": raw, "patient_ref": patient_ref}
+    slots: ConcurrencyLimit = request.app.state.prediction_slots
+    if not slots.try_acquire():  # the API's own cap: page and API share the same slots
+        request.app.state.metrics.rejected.labels("busy").inc()
+        return _render_page(request, model, {**kept, "alert": (
+            f"The server is busy ({slots.limit} predictions already in progress). Nothing was computed or "
+            f"recorded for this patient; try again in {slots.retry_after_seconds} s, your values are kept below.")},
+            status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": str(slots.retry_after_seconds)})
     request_id = uuid.uuid4().hex
-    result = await run_in_threadpool(_predict_and_audit, request.app.state.audit, caller, model, patient_ref, row,
-                                     request_id)
-    return _render_page(request, model, {"values": raw, "patient_ref": patient_ref, "result": result,
-                                         "request_id": request_id})
+    try:
+        result = await run_in_threadpool(_predict_and_audit, request.app.state.audit, caller, model, patient_ref,
+                                         row, request_id)
+    except AuditError:
+        request.app.state.metrics.audit_failures.inc()
+        return _render_page(request, model, {**kept, "alert": (
+            "Prediction withheld: the audit log cannot be written, so no result is shown. "
+            "Please tell your pmed administrator.")}, status.HTTP_503_SERVICE_UNAVAILABLE)
+    finally:
+        slots.release()  # in the event loop, like the API's slots
+    request.app.state.metrics.patients.labels(model.name, model.version).inc()
+    return _render_page(request, model, {**kept, "result": result, "request_id": request_id})
 
 
 @router.post("/{name}/login")
-async def login(request: Request, caller: LoginCallerDep, name: str) -> Response:
-    key = str((await request.form()).get("api_key", "")).strip()
+def login(request: Request, caller: LoginCallerDep, name: str) -> Response:
     response = RedirectResponse(request.url_for("patient_form", name=name), status.HTTP_303_SEE_OTHER)
-    response.set_cookie(COOKIE, key, max_age=COOKIE_MAX_AGE, path=COOKIE_PATH, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(COOKIE, new_session(request, caller), max_age=session_seconds(request), path=COOKIE_PATH,
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 
 
@@ -113,19 +131,17 @@ def card(caller: PageCallerDep, model: ServedModelDep) -> Response:
 def _predict_and_audit(audit: AuditLog, caller: Caller, model: ServedModel, patient_ref: str, row: Any,
                        request_id: str) -> PatientPrediction:
     X = row[None, :]
+    """The prediction, once its audit record is durable; AuditError (and no result) otherwise."""
     result = patient_prediction(model, patient_ref, X[0], explain(model.bundle, X), 0)
-    try:
-        audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
-                       "model": model.name, "version": model.version, "alias": model.alias,
-                       "patient_key": audit.pseudonym(patient_ref), "channel": "clinician_page",
-                       "outcome": "abstained" if result.abstained else "predicted"}])
-    except AuditError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "prediction withheld: the audit log cannot be written") from exc
+    audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
+                   "model": model.name, "version": model.version, "alias": model.alias,
+                   "patient_key": audit.pseudonym(patient_ref), "channel": "clinician_page",
+                   "outcome": "abstained" if result.abstained else "predicted"}])
     return result
 
 
-def _render_page(request: Request, model: ServedModel, context: dict[str, Any], status_code: int = 200) -> Response:
+def _render_page(request: Request, model: ServedModel, context: dict[str, Any], status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> Response:
     spec = model.bundle.feature_spec
     result: PatientPrediction | None = context.get("result")
     credential = request.cookies.get(COOKIE)
@@ -135,7 +151,7 @@ def _render_page(request: Request, model: ServedModel, context: dict[str, Any], 
                      "logout": request.url_for("logout", name=model.name),
                      "card": request.url_for("card", name=model.name)},
             **_result_context(spec, result), **context}
-    return _render(request, "clinician/page.html", page, status_code)
+    return _render(request, "clinician/page.html", page, status_code, headers)
 
 
 def _result_context(spec: dict[str, Any], result: PatientPrediction | None) -> dict[str, Any]:
@@ -170,11 +186,27 @@ def _headers(policy: str) -> dict[str, str]:
 def _error_page(request: Request, exc: HTTPException) -> Response:
     name = request.path_params.get("name", "")
     if exc.status_code == status.HTTP_401_UNAUTHORIZED:
-        message = "That key is not valid, or it has been revoked." if request.method == "POST" else ""
-        return _render(request, "clinician/login.html",
-                       {"message": message, "login_action": request.url_for("login", name=name)},
-                       exc.status_code, {"WWW-Authenticate": "Bearer"})
+        return _login_page(request, name)
     headings = {403: "Not allowed", 404: "Not found", 503: "Unavailable"}
     return _render(request, "clinician/message.html",
                    {"heading": headings.get(exc.status_code, "Something went wrong"), "message": exc.detail},
-                   exc.status_code)
+                   exc.status_code, exc.headers)
+
+
+def _login_page(request: Request, name: str) -> Response:
+    """The sign-in form; a refused session cookie (expired, revoked, forged) is cleared with it."""
+    stale = COOKIE in request.cookies and not request.url.path.endswith("/login")
+    if request.url.path.endswith("/login"):
+        message = "That key is not valid, or it has been revoked."
+    elif stale:
+        message = "Your session has ended (it expired, or the key was revoked). Please sign in again."
+    else:
+        message = ""
+    response = _render(request, "clinician/login.html",
+                       {"message": message, "login_action": request.url_for("login", name=name),
+                        "session_minutes": request.app.state.settings.page_session_minutes},
+                       status.HTTP_401_UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+    if stale:
+        response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
+    return response
