@@ -261,7 +261,7 @@ def promote(
 
 @app.command("models")
 def list_models() -> None:
-    """List registered models: each version, its gate result, test AUROC and the aliases on it."""
+    """List registered models: each version, its gate result, test AUROC (dose models: MAE, PW20) and aliases."""
     from training.tracking import GATES_TAG, configure_mlflow
 
     client = configure_mlflow(_settings())
@@ -273,10 +273,18 @@ def list_models() -> None:
         for alias, version in model.aliases.items():
             aliases.setdefault(str(version), []).append(alias)
         for mv in sorted(client.search_model_versions(f"name='{model.name}'"), key=lambda v: int(v.version)):
-            auroc = client.get_run(mv.run_id).data.metrics.get("auroc") if mv.run_id else None
+            metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
             typer.echo(f"{model.name:12} v{mv.version:<4} gates {mv.tags.get(GATES_TAG, '?'):7} "
-                       f"AUROC {auroc if auroc is None else f'{auroc:.3f}'}  "
-                       f"{' '.join('@' + a for a in aliases.get(str(mv.version), []))}")
+                       f"{_headline(metrics)}  {' '.join('@' + a for a in aliases.get(str(mv.version), []))}")
+
+
+def _headline(metrics: dict[str, float]) -> str:
+    """The test metric a version is judged by: MAE and PW20 for a dose model (it has no AUROC), else AUROC."""
+    if "auroc" not in metrics and "mae" in metrics:
+        pw20 = metrics.get("pw20")
+        return f"MAE {metrics['mae']:.2f} mg/week  PW20 {'None' if pw20 is None else f'{pw20:.1f}%'}"
+    auroc = metrics.get("auroc")
+    return f"AUROC {auroc if auroc is None else f'{auroc:.3f}'}"
 
 
 @keys_app.command("create")
@@ -305,8 +313,10 @@ def serve(
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on "
-         f"http://{host or settings.host}:{port or settings.port} (OpenAPI docs at /docs)")
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on {base} (OpenAPI docs at /docs)")
+    for name in settings.served_models:
+        _say(f"clinician page (in a browser, sign in with a clinician key): {base}/clinician/{name}")
     run_server(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
@@ -353,6 +363,7 @@ def _issue_demo_key(settings: Settings) -> None:
     typer.echo(f'  curl -s -H "Authorization: Bearer {key}" {base}/v1/models/cad_risk')
     typer.echo(f'  curl -s -H "Authorization: Bearer {key}" -H "Content-Type: application/json" '
                f"-d @{_example_request(settings)} {base}/v1/models/cad_risk/predict")
+    typer.echo(f"  {base}/clinician/cad_risk   (the clinician page, in a browser; sign in with this key)")
 
 
 def _example_request(settings: Settings) -> Path:
