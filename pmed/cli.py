@@ -302,6 +302,29 @@ def create_key(
     typer.echo(key)
 
 
+@keys_app.command("list")
+def list_keys() -> None:
+    """Key ids, names, roles and state (never the keys or their digests)."""
+    from serving.auth import read_keys
+
+    keys = read_keys(_settings().keys_file)
+    if not keys:
+        _say("no keys issued yet (pmed keys create --name NAME --role ROLE)")
+    for k in keys:
+        typer.echo(f"{k.key_id}  {k.role:<14} {'revoked' if k.revoked else 'active ':<8} {k.created}  {k.name}")
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `pmed keys list`")]) -> None:
+    """Revoke a key; a running server refuses it from its next request (no restart)."""
+    from serving.auth import revoke_key
+
+    key = revoke_key(_settings().keys_file, key_id)
+    if key is None:
+        _fail(f"no key with id {key_id}")
+    _say(f"revoked {key.key_id} ({key.name}, role {key.role})")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="[default: PMED_HOST]")] = None,
