@@ -40,10 +40,26 @@ class ServedModel:
     def features(self) -> list[dict[str, Any]]:
         return self.bundle.feature_spec["features"]
 
+    @property
+    def task(self) -> str:
+        """What the booster's output means: risk_classification, dose_regression or treatment_response.
+
+        Handlers answer by task, so a dose (mg/week) is never returned as a risk, nor a risk as a dose.
+        """
+        return str(self.bundle.feature_spec.get("task", "risk_classification"))
+
 
 def served_model_from_bundle(name: str, version: str, alias: str, bundle: Bundle) -> ServedModel:
+    check_task(bundle)
     return ServedModel(name=name, version=version, alias=alias, bundle=bundle,
                        request_model=features_model(name, bundle.feature_spec["features"]))
+
+
+def check_task(bundle: Bundle) -> None:
+    """Refuse a bundle whose calibrator does not fit its task: a dose is never served as a risk, nor vice versa."""
+    task = bundle.feature_spec.get("task", "risk_classification")
+    if (task == "dose_regression") != (bundle.calibrator.method == "dose_interval"):
+        raise VerificationError(f"task {task} does not go with a {bundle.calibrator.method} calibrator")
 
 
 @dataclass

@@ -140,7 +140,7 @@ class ModelInfo(ModelSummary):
     intended_use: str
     task: str
     target: str
-    horizon_years: float
+    horizon_years: float | None = Field(description="Risk horizon; null for a dose-regression model")
     calibration: dict[str, Any]
     explanation_scale: str
     features: list[FeatureInfo]

@@ -45,7 +45,9 @@ router = APIRouter(prefix="/v1", tags=["treatment"], responses={401: {"model": E
 def effect_model(model: ServedModel) -> TreatmentEffectModel:
     """The served version's ensemble, read once from its verified bundle files."""
     if "treatment" not in model.bundle.feature_spec:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is not a treatment-response model")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is not a treatment-response model" + (
+            f"; a dose model's dose, interval and IWPC dose come from POST /v1/models/{model.name}/predict"
+            if model.task == "dose_regression" else ""))
     key = (model.name, model.version)
     if key not in _effect_models:
         _effect_models.clear()  # one version per model is served; drop the old one
@@ -131,8 +133,9 @@ def cpic_recommendation(phenotype_code: float, reference: str, candidate: str) -
 def what_if(body: WhatIfRequest, caller: CallerDep, model: ServedModelDep, audit: AuditDep,
             metrics: MetricsDep) -> WhatIfResponse:
     """Re-score a risk model with changed modifiable factors; associational, not a causal effect."""
-    if "treatment" in model.bundle.feature_spec:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "what-if re-scores risk models; use compare-treatments")
+    if "treatment" in model.bundle.feature_spec or model.task != "risk_classification":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"what-if re-scores risk models; {model.name} is a "
+                                                       f"{model.task} model (use predict or compare-treatments)")
     _refuse_unchangeable(body.changes, {f["name"]: f for f in model.features})
     rows = _rows(model.features, [body.patient.features, {**body.patient.features, **body.changes}], model.name)
     risk = model.bundle.risk(rows)

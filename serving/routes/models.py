@@ -10,11 +10,15 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from serving.audit import AuditError
+from serving.audit import AuditError, AuditLog
+from serving.auth import Caller
 from serving.clinical import patient_prediction
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
+from serving.dose import DOSE_BANDS_MG_WEEK, DOSE_TASK, dose_predictions, explanation_scale, inconsistent_inputs
+from serving.dose_schemas import DoseResponse
 from serving.explain import SCALE, explain
 from serving.limits import prediction_slot
+from serving.metrics import ServingMetrics
 from serving.registry import ServedModel
 from serving.schemas import (
     ErrorResponse,
@@ -28,6 +32,7 @@ from serving.shadow import score_shadow
 from serving.validation import safe_errors, to_row
 
 METADATA_ROLES = ("clinician", "application", "data_scientist")  # applications build requests from it
+ANSWERED_TASKS = ("risk_classification", DOSE_TASK, "treatment_response")  # the last: outcome risk under one arm
 CARD_ROLES = ("clinician", "data_scientist")  # the card is read by people; admin manages keys only
 router = APIRouter(prefix="/v1", tags=["models"], responses={401: {"model": ErrorResponse}})
 
@@ -45,8 +50,10 @@ def model_info(model: ServedModelDep, store: StoreDep) -> ModelInfo:
     shadow = store.shadow(model.name)
     return ModelInfo(name=model.name, version=model.version, alias=model.alias,
                      description=spec["description"], intended_use=spec["intended_use"], task=spec["task"],
-                     target=spec["target"], horizon_years=spec["horizon_years"],
-                     calibration=model.bundle.calibrator.to_dict(), explanation_scale=SCALE,
+                     target=spec["target"], horizon_years=spec.get("horizon_years"),
+                     calibration=model.bundle.calibrator.to_dict(),
+                     explanation_scale=explanation_scale(model.bundle.calibrator) if model.task == DOSE_TASK
+                     else SCALE,
                      features=model.features,
                      shadow=ModelSummary(name=shadow.name, version=shadow.version, alias=shadow.alias) if shadow else None)
 
@@ -65,37 +72,57 @@ def model_card(model: ServedModelDep, format: Literal["html", "markdown"] = "htm
     return Response(card, media_type="text/html; charset=utf-8" if format == "html" else "text/markdown; charset=utf-8")
 
 
-@router.post("/models/{name}/predict", response_model=PredictionResponse,
+@router.post("/models/{name}/predict", response_model=PredictionResponse | DoseResponse,
              dependencies=[require_roles("clinician", "application"), Depends(prediction_slot)],
              responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
                         422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 def predict(body: PredictionRequest, request: Request, caller: CallerDep, model: ServedModelDep,
-            audit: AuditDep, store: StoreDep, metrics: MetricsDep) -> PredictionResponse:
-    """Calibrated risk and an exact TreeSHAP explanation for each patient."""
+            audit: AuditDep, store: StoreDep, metrics: MetricsDep) -> PredictionResponse | DoseResponse:
+    """Per patient: a risk model's calibrated risk, or a dose model's weekly dose with its interval and the
+    IWPC dose beside it; each with an exact TreeSHAP explanation on its named scale."""
     limit = request.app.state.settings.max_batch_patients
     if len(body.patients) > limit:
         raise RequestValidationError([{"loc": ["body", "patients"], "type": "too_long",
                                        "msg": f"at most {limit} patients per request"}])
+    if model.task not in ANSWERED_TASKS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is a {model.task} model: predict answers "
+                                                       f"{', '.join(ANSWERED_TASKS)} models")
     X = _feature_matrix(model, body)
-    explained = explain(model.bundle, X)
     request_id = uuid.uuid4().hex
+    spec = model.bundle.feature_spec
+    if model.task == DOSE_TASK:
+        if errors := inconsistent_inputs(X, model.bundle.feature_names):
+            raise RequestValidationError(errors)
+        doses = dose_predictions(model, [p.patient_id for p in body.patients], X)
+        _audit(audit, metrics, caller, model, request_id, body, [d.abstained for d in doses], kind="dose")
+        return DoseResponse(request_id=request_id, model=model.name, version=model.version, alias=model.alias,
+                            outcome=spec["target"], dose_bands_mg_week=DOSE_BANDS_MG_WEEK,
+                            caveat=spec["intended_use"], predictions=doses)
+    explained = explain(model.bundle, X)
     shadow = score_shadow(store, model, body.patients, explained.risk, metrics)
     predictions = [patient_prediction(model, p.patient_id, X[i], explained, i)
                    for i, p in enumerate(body.patients)]
+    _audit(audit, metrics, caller, model, request_id, body, [p.abstained for p in predictions], shadow=shadow)
+    return PredictionResponse(request_id=request_id, model=model.name, version=model.version,
+                              alias=model.alias, outcome=spec["target"], predictions=predictions)
+
+
+def _audit(audit: AuditLog, metrics: ServingMetrics, caller: Caller, model: ServedModel, request_id: str,
+           body: PredictionRequest, abstained: list[bool], shadow: list[dict] | None = None,
+           kind: str | None = None) -> None:
+    """One durable record per patient, before any number leaves; 503 when the log cannot be written."""
     try:
         audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
                        "model": model.name, "version": model.version, "alias": model.alias,
                        "patient_key": audit.pseudonym(p.patient_id),
-                       "outcome": "abstained" if pred.abstained else "predicted", **shadow[i]}
-                      for i, (p, pred) in enumerate(zip(body.patients, predictions))])
+                       "outcome": "abstained" if abstained[i] else "predicted",
+                       **({"kind": kind} if kind else {}), **(shadow[i] if shadow else {})}
+                      for i, p in enumerate(body.patients)])
     except AuditError as exc:
         metrics.audit_failures.inc()
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "prediction withheld: the audit log cannot be written") from exc
-    metrics.patients.labels(model.name, model.version).inc(len(predictions))
-    return PredictionResponse(request_id=request_id, model=model.name, version=model.version,
-                              alias=model.alias, outcome=model.bundle.feature_spec["target"],
-                              predictions=predictions)
+    metrics.patients.labels(model.name, model.version).inc(len(body.patients))
 
 
 def _feature_matrix(model: ServedModel, body: PredictionRequest) -> np.ndarray:

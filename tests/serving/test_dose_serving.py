@@ -1,0 +1,238 @@
+"""The warfarin dose model served by the real app: trained on a slice of the real IWPC cohort, registered and
+promoted in a real SQLite MLflow registry, loaded by alias beside a risk model."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+import yaml
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from features.iwpc import load_raw_iwpc, prepare_iwpc
+from pmed.bundle import Bundle, read_bundle
+from pmed.calibration import SigmoidCalibrator
+from pmed.cli import app as cli
+from pmed.registry import download_version, registry_client, version_for_alias
+from pmed.settings import Settings
+from serving.app import create_app
+from serving.auth import issue_key
+from serving.dose import cyp2c9_genotype, iwpc_inputs, vkorc1_1639_genotype
+from serving.registry import VerificationError, served_model_from_bundle
+from tests.conftest import REPO, write_feature_table
+from tests.serving.conftest import auth
+from training.dose_baselines import PHARMACOGENETIC, iwpc_dose
+from training.pipeline import train_from_spec
+
+SLICE_SITES = ["site_02", "site_06", "site_10", "site_12", "site_16", "site_17", "site_20", "site_22"]
+DOSE = "warfarin_dose"
+PREDICT = f"/v1/models/{DOSE}/predict"
+FEATURES = ["age_decade", "height_cm", "weight_kg", "race_asian", "race_black", "race_unknown", "cyp2c9_star2_count",
+            "cyp2c9_star3_count", "vkorc1_1639_a_count", "amiodarone", "enzyme_inducer"]
+# Worked example A of tests/training/test_warfarin_iwpc.py: IWPC pharmacogenetic dose 4.7356^2 mg/week
+PATIENT_A = {"age_decade": 6, "height_cm": 170.0, "weight_kg": 80.0, "race_asian": 0, "race_black": 0,
+             "race_unknown": 0, "cyp2c9_star2_count": 0, "cyp2c9_star3_count": 1, "vkorc1_1639_a_count": 1,
+             "amiodarone": 0, "enzyme_inducer": 0}
+
+
+@pytest.fixture(scope="module")
+def iwpc() -> pd.DataFrame:
+    return prepare_iwpc(load_raw_iwpc()).table
+
+
+@pytest.fixture(scope="module")
+def home(iwpc: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A small dose model and a risk model, both promoted to @champion in one real SQLite registry."""
+    root = tmp_path_factory.mktemp("dose-serving")
+    settings = Settings(home=root / ".pmed", served_models=["cad_risk", DOSE], reload_seconds=0, _env_file=None)
+    table = root / "slice.parquet"
+    iwpc[iwpc["site"].isin(SLICE_SITES)].to_parquet(table, index=False)
+    spec = yaml.safe_load((REPO / "models" / "warfarin_dose.yaml").read_text())
+    spec["xgboost"].update(n_estimators=300, learning_rate=0.1, early_stopping_rounds=20)
+    spec["split"]["folds"] = 2
+    spec["bootstrap_samples"] = 10
+    spec["gates"].update(min_test_patients=100, max_mae_vs_baseline=None)
+    (root / "warfarin_dose.yaml").write_text(yaml.safe_dump(spec))
+    assert train_from_spec(root / "warfarin_dose.yaml", None, settings, table=table).promoted
+    train_from_spec(REPO / "models" / "cad_risk.yaml", write_feature_table(root / "cad", n=2000, seed=5), settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def keys(home: Settings) -> dict[str, str]:
+    return {role: issue_key(home.keys_file, f"dose-{role}", role)[1]
+            for role in ("clinician", "application", "data_scientist", "admin")}
+
+
+@pytest.fixture(scope="module")
+def served(home: Settings, keys: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(home)) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "models never became ready"
+            time.sleep(0.1)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def champion(home: Settings, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """The promoted bundle, read straight from the registry (the reference the API must agree with)."""
+    client = registry_client(home)
+    version = version_for_alias(client, DOSE, "champion").version
+    return read_bundle(download_version(client, DOSE, str(version), tmp_path_factory.mktemp("champion")))
+
+
+def _requests(rows: pd.DataFrame) -> list[dict]:
+    return [{"patient_id": f"iwpc-{i}", "features": {n: None if pd.isna(v) else float(v) for n, v in row.items()}}
+            for i, (_, row) in enumerate(rows[FEATURES].iterrows())]
+
+
+def test_genotypes_read_back_from_allele_counts_match_the_cohort(iwpc: pd.DataFrame) -> None:
+    """The serving inverse of features/iwpc.py: every eligible patient's genotype categories and IWPC dose."""
+    X = iwpc[FEATURES].to_numpy(dtype=float)
+    back = iwpc_inputs(X, FEATURES)
+    assert (back["cyp2c9_genotype"] == iwpc["cyp2c9_genotype"]).all()
+    assert (back["vkorc1_1639_genotype"] == iwpc["vkorc1_1639_genotype"]).all()
+    assert (iwpc["cyp2c9_genotype"] == "unknown").sum() > 50 and (iwpc["vkorc1_1639_genotype"] == "unknown").sum() > 50
+    np.testing.assert_allclose(iwpc_dose(back, PHARMACOGENETIC), iwpc_dose(iwpc, PHARMACOGENETIC), rtol=1e-12)
+    assert cyp2c9_genotype(1, 1) == "*2/*3" and cyp2c9_genotype(0, math.nan) == "unknown"
+    assert vkorc1_1639_genotype(2) == "A/A"
+
+
+@pytest.mark.slow
+def test_dose_is_the_bundle_output_with_interval_iwpc_beside_it_and_drivers_adding_up(
+        served: TestClient, keys: dict[str, str], champion: Bundle, iwpc: pd.DataFrame) -> None:
+    held_out = iwpc[~iwpc["site"].isin(SLICE_SITES)]
+    rows = pd.concat([held_out.head(15), held_out[held_out["cyp2c9_genotype"] == "unknown"].head(3),
+                      held_out[held_out["vkorc1_1639_genotype"] == "unknown"].head(3)])
+    response = served.post(PREDICT, json={"patients": _requests(rows)}, headers=auth(keys["application"]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["task"] == "dose_regression" and body["unit"] == "mg/week" and body["dose_bands_mg_week"] == [21, 49]
+    X = rows[FEATURES].to_numpy(dtype=float)
+    margin = champion.booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
+    expected, (low, high) = champion.risk(X), champion.calibrator.interval(margin)
+    iwpc_expected = iwpc_dose(rows, PHARMACOGENETIC)  # the table's own genotype columns, not the API's inverse
+    answered = 0
+    for i, p in enumerate(body["predictions"]):
+        iwpc_answer = p["iwpc_pharmacogenetic_dose"]
+        assert iwpc_answer["source"].startswith("IWPC pharmacogenetic algorithm")
+        assert iwpc_answer["dose_mg_week"] == pytest.approx(iwpc_expected[i], rel=1e-9)
+        assert iwpc_answer["inputs"]["cyp2c9_genotype"] == rows["cyp2c9_genotype"].iloc[i]
+        assert iwpc_answer["dose_band"] == _band(iwpc_expected[i])
+        model = p["model_dose"]
+        assert model["source"].startswith(f"pmed model {DOSE} version ")
+        if p["abstained"]:
+            assert model["dose_mg_week"] is None and model["interval"] is None and p["explanation"] is None
+            continue
+        answered += 1
+        dose = model["dose_mg_week"]
+        assert dose == pytest.approx(float(expected[i]), rel=1e-6) and model["dose_band"] == _band(dose)
+        assert model["dose_mg_day"] == pytest.approx(dose / 7)
+        interval = model["interval"]
+        assert interval["low_mg_week"] < dose < interval["high_mg_week"] and interval["coverage"] == 0.9
+        assert (interval["low_mg_week"], interval["high_mg_week"]) == pytest.approx((low[i], high[i]), rel=1e-6)
+        explanation = p["explanation"]
+        assert explanation["scale"].startswith("square root of the weekly dose")
+        total = explanation["base_value"] + sum(c["contribution"] for c in explanation["contributions"])
+        assert total == pytest.approx(explanation["margin"], abs=1e-4)
+        assert explanation["margin"] == pytest.approx(float(margin[i]), abs=1e-5)
+        assert explanation["margin"] ** 2 == pytest.approx(dose, rel=1e-5)  # the sqrt scale, squared back
+        assert {c["feature"] for c in explanation["contributions"]} == set(FEATURES)
+    assert answered >= 15
+
+
+@pytest.mark.slow
+def test_worked_iwpc_example_and_untyped_genotype(served: TestClient, keys: dict[str, str]) -> None:
+    untyped = {**PATIENT_A, "cyp2c9_star2_count": None, "cyp2c9_star3_count": None}
+    response = served.post(PREDICT, json={"patients": [{"patient_id": "a", "features": PATIENT_A},
+                                                       {"patient_id": "a-untyped", "features": untyped}]},
+                           headers=auth(keys["clinician"]))
+    assert response.status_code == 200, response.text
+    typed, unknown = (p["iwpc_pharmacogenetic_dose"] for p in response.json()["predictions"])
+    assert typed["dose_mg_week"] == pytest.approx(22.42590736, abs=1e-8) and typed["dose_band"] == "intermediate"
+    assert typed["inputs"] == {"cyp2c9_genotype": "*1/*3", "vkorc1_1639_genotype": "A/G"}
+    assert unknown["inputs"]["cyp2c9_genotype"] == "unknown"
+    assert unknown["dose_mg_week"] == pytest.approx((4.7356 + 0.9357 - 0.2188) ** 2, abs=1e-8)
+
+
+@pytest.mark.slow
+def test_the_wrong_request_shape_or_route_never_gets_a_number(served: TestClient, keys: dict[str, str]) -> None:
+    headers = auth(keys["clinician"])
+    cad = served.get("/v1/models/cad_risk", headers=headers).json()["features"]
+    risk_shaped = {"patients": [{"patient_id": "r", "features": {f["name"]: f["example"] for f in cad}}]}
+    dose_shaped = {"patients": [{"patient_id": "d", "features": PATIENT_A}]}
+    wrong = served.post(PREDICT, json=risk_shaped, headers=headers)
+    assert wrong.status_code == 422 and "dose" not in wrong.text.replace(DOSE, "")
+    fields = {e["loc"][-1]: e["type"] for e in wrong.json()["detail"]}
+    assert fields["ldl_mg_dl"] == "extra_forbidden" and fields["age_decade"] == "missing"
+    other = served.post("/v1/models/cad_risk/predict", json=dose_shaped, headers=headers)
+    assert other.status_code == 422 and "age_decade" in other.text
+    compare = served.post(f"/v1/models/{DOSE}/compare-treatments", json=dose_shaped, headers=headers)
+    assert compare.status_code == 404 and "predict" in compare.json()["detail"]
+    what_if = served.post(f"/v1/models/{DOSE}/what-if", headers=headers,
+                          json={"patient": dose_shaped["patients"][0], "changes": {"amiodarone": 1}})
+    assert what_if.status_code == 404 and "dose_regression" in what_if.json()["detail"]
+    for change, field in (({"cyp2c9_star2_count": 2, "cyp2c9_star3_count": 1}, "cyp2c9_star3_count"),
+                          ({"race_asian": 1, "race_black": 1}, "race_unknown"), ({"age_decade": 12}, "age_decade"),
+                          ({"vkorc1_1639_a_count": 1.5}, "vkorc1_1639_a_count")):
+        bad = served.post(PREDICT, json={"patients": [{"patient_id": "x", "features": {**PATIENT_A, **change}}]},
+                          headers=headers)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == field, (change, bad.text)
+    info = served.get(f"/v1/models/{DOSE}", headers=headers).json()
+    assert info["task"] == "dose_regression" and info["horizon_years"] is None
+    assert info["explanation_scale"].startswith("square root") and info["calibration"]["method"] == "dose_interval"
+
+
+@pytest.mark.slow
+def test_roles_and_audit(served: TestClient, keys: dict[str, str], home: Settings) -> None:
+    body = {"patients": [{"patient_id": "CANARY-dose-1", "features": PATIENT_A},
+                         {"patient_id": "CANARY-dose-2", "features": {**PATIENT_A, "weight_kg": 95.0}}]}
+    assert served.post(PREDICT, json=body).status_code == 401
+    assert served.post(PREDICT, json=body, headers=auth(keys["data_scientist"])).status_code == 403
+    assert served.post(PREDICT, json=body, headers=auth(keys["admin"])).status_code == 403
+    audit_file = home.audit_dir / "predictions.jsonl"
+    before = len(audit_file.read_text().splitlines()) if audit_file.exists() else 0
+    answer = served.post(PREDICT, json=body, headers=auth(keys["clinician"]))
+    assert answer.status_code == 200
+    records = [json.loads(line) for line in audit_file.read_text().splitlines()[before:]]
+    assert [r["kind"] for r in records] == ["dose", "dose"] and {r["model"] for r in records} == {DOSE}
+    assert {r["request_id"] for r in records} == {answer.json()["request_id"]}
+    assert {r["outcome"] for r in records} == {"predicted"} and len({r["patient_key"] for r in records}) == 2
+    assert "CANARY" not in audit_file.read_text()
+    assert served.post(PREDICT, json=body, headers=auth(keys["application"])).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_dose_bundle_with_a_risk_calibrator_is_refused(champion: Bundle) -> None:
+    with pytest.raises(VerificationError, match="dose_regression"):
+        served_model_from_bundle(DOSE, "1", "champion", replace(champion, calibrator=SigmoidCalibrator()))
+
+
+@pytest.mark.slow
+def test_pmed_models_prints_mae_and_pw20_for_the_dose_model(home: Settings) -> None:
+    result = CliRunner().invoke(cli, ["models"], env={"PMED_HOME": str(home.home)})
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert "MAE " in lines[DOSE] and "mg/week" in lines[DOSE] and "PW20 " in lines[DOSE] and "None" not in lines[DOSE]
+    assert "AUROC 0." in lines["cad_risk"]
+
+
+def test_the_dose_model_is_served_only_when_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PMED_SERVED_MODELS", raising=False)
+    assert DOSE not in Settings(_env_file=None).served_models
+    monkeypatch.setenv("PMED_SERVED_MODELS", '["cad_risk", "t2d_risk", "warfarin_dose"]')
+    assert Settings(_env_file=None).served_models == ["cad_risk", "t2d_risk", DOSE]
+
+
+def _band(dose: float) -> str:
+    return "low" if dose <= 21 else "high" if dose >= 49 else "intermediate"
