@@ -25,9 +25,9 @@ import pandas as pd
 
 from features.ehr.build import read_ehr_csv, read_ehr_fhir
 from features.ehr.labs import LAB_NAMES
+from features.genetic.calls import Calls, first_biallelic, read_calls
 from features.genetic.pgx import allele_counts, wanted_pgx_sites
-from features.genetic.prs import ScoreResult, read_scoring_file, score, wanted_sites
-from features.genetic.vcf import Genotypes, read_genotypes
+from features.genetic.prs import ScoreResult, read_scoring_file, score_many, wanted_ids, wanted_sites
 from features.lifestyle import read_lifestyle
 from features.outcomes import OUTCOMES, label
 from features.pseudonyms import assign_keys
@@ -68,7 +68,7 @@ def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantin
     ehr = read_ehr_fhir(fhir, quarantine) if fhir is not None else read_ehr_csv(raw_dir, quarantine)
     patients = ehr.patients
     lifestyle, lifestyle_counts = read_lifestyle(raw_dir / "lifestyle.csv", patients, quarantine)
-    genetic, prs_results, vcf_counts = _genetic_features(raw_dir, patients.index, quarantine)
+    genetic, prs_results, vcf_counts = genetic_features(raw_dir, patients.index, quarantine)
     table = pd.concat([patients[["age_years", "sex_male"]].astype(float), ehr.labs, ehr.conditions,
                        ehr.medications, lifestyle, genetic], axis=1)
     keys = assign_keys(patients.index, link_path)
@@ -93,9 +93,13 @@ def _keyed(table: pd.DataFrame, patients: pd.DataFrame, keys: pd.Series) -> pd.D
     return keyed
 
 
-def _genetic_features(raw_dir: Path, patient_ids: pd.Index, quarantine: Quarantine
-                      ) -> tuple[pd.DataFrame, list[ScoreResult], list[SourceCounts]]:
-    """PRS sums and PGx counts per patient (NaN for patients absent from the VCF, or with no VCF)."""
+def genetic_features(raw_dir: Path, patient_ids: pd.Index, quarantine: Quarantine
+                     ) -> tuple[pd.DataFrame, list[ScoreResult], list[SourceCounts]]:
+    """PRS sums and PGx counts per patient (NaN for patients absent from the VCF, or with no VCF).
+
+    One read of the VCF (``read_calls``, the reader of ``pmed features prs``) at the score and PGx sites;
+    the sums come from ``score_many``, so a PRS feature equals the CLI's ``<pgs_id>_SUM`` on the same files.
+    Malformed, multiallelic and repeated records are quarantined with their line, not scored."""
     vcf = raw_dir / "genotypes.vcf"
     if not vcf.is_file():
         vcf = raw_dir / "genotypes.vcf.gz"
@@ -103,18 +107,21 @@ def _genetic_features(raw_dir: Path, patient_ids: pd.Index, quarantine: Quaranti
         return pd.DataFrame(index=patient_ids), [], []
     scores = {name: read_scoring_file(raw_dir / file) for name, file in PRS_FEATURES.items()
               if (raw_dir / file).is_file()}
-    genotypes = read_genotypes(vcf, wanted_sites(list(scores.values())) | wanted_pgx_sites())
-    results = {name: score(genotypes, scoring) for name, scoring in scores.items()}
-    genetic = pd.concat([allele_counts(genotypes), *(r.sums.rename(n) for n, r in results.items())], axis=1)
-    return genetic.reindex(patient_ids), list(results.values()), [_vcf_counts(vcf.name, genotypes, quarantine)]
+    scorings = list(scores.values())
+    read = read_calls(vcf, wanted_sites(scorings) | wanted_pgx_sites(), wanted_ids(scorings), strict=False)
+    calls = first_biallelic(read)
+    results = score_many(calls, scorings) if scorings else []
+    genetic = pd.concat([allele_counts(calls), *(r.sums.rename(n) for n, r in zip(scores, results))], axis=1)
+    return genetic.reindex(patient_ids), results, [_vcf_counts(vcf.name, calls, quarantine)]
 
 
-def _vcf_counts(source_file: str, genotypes: Genotypes, quarantine: Quarantine) -> SourceCounts:
-    """VCF records as a source: kept sites are used, rejected ones quarantined, the rest ignored."""
-    counts = SourceCounts(source_file, rows_in=genotypes.records_in, rows_used=len(genotypes.records),
-                          rows_quarantined=len(genotypes.rejected))
-    for line, field_name, rule in genotypes.rejected:
-        quarantine.add(source_file, np.array([line]), field_name, rule)
+def _vcf_counts(source_file: str, calls: Calls, quarantine: Quarantine) -> SourceCounts:
+    """VCF records as a source: kept records are used, rejected ones quarantined, the rest ignored."""
+    counts = SourceCounts(source_file, rows_in=calls.records_in, rows_used=len(calls.sites),
+                          rows_quarantined=len(calls.rejected))
+    rejected = pd.DataFrame(list(calls.rejected), columns=["line", "field", "rule"])
+    for rule, rows in rejected.groupby("rule", sort=False):
+        quarantine.add(source_file, rows["line"].to_numpy(), rows["field"].to_numpy(), str(rule))
     unused = counts.rows_in - counts.rows_used - counts.rows_quarantined
     if unused:
         counts.ignored["site not used by any score or PGx allele"] = unused

@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -52,6 +52,9 @@ def simulate(
                    typer.Option(help="Folder for the raw files [default: PMED_HOME/data/raw/demo]")] = None,
     patients: Annotated[int | None, typer.Option(help="Cohort size [default: PMED_DEMO_PATIENTS]")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: PMED_SEED]")] = None,
+    fhir: Annotated[Literal["ndjson", "bundle"] | None,
+                    typer.Option(help="Also write the EHR extracts as FHIR R4 into OUT/fhir: NDJSON per resource "
+                                      "type or a Bundle per patient (for `pmed features build --fhir`)")] = None,
 ) -> None:
     """Write a seeded synthetic cohort: VCF, PGS Catalog scoring files, EHR CSVs, questionnaire, truth."""
     from features.simulate import simulate_cohort
@@ -60,8 +63,10 @@ def simulate(
     out = out or settings.demo_raw_dir
     n = patients or settings.demo_patients
     _say(f"simulating {n} patients (seed {seed or settings.seed}) into {out}")
-    summary = simulate_cohort(out, n, seed if seed is not None else settings.seed)
+    summary = simulate_cohort(out, n, seed if seed is not None else settings.seed, fhir=fhir)
     _say(f"done: {summary}")
+    if fhir is not None:
+        _say(f"FHIR R4 ({fhir}) -> {out / 'fhir'}")
 
 
 @app.command("simulate-trial")

@@ -6,7 +6,12 @@ could not get within 2x of plink2. This reader looks at the first columns of eac
 records without touching their samples, and decodes the GT column of wanted ones with vectorised byte
 operations over blocks of records (fixed-width ``0/1``-style cells; any other layout takes a slower exact
 path). It is checked against cyvcf2 in the tests, except for half calls (below), where cyvcf2 counts the
-called allele. ``features.genetic.vcf`` (cyvcf2) stays the general reader.
+called allele. Both ``pmed features prs`` and the feature table (``features.table``) read genotypes here;
+``features.genetic.vcf`` (cyvcf2) stays as the reference reader the tests compare against.
+
+Malformed records: by default (``strict``) the first one stops the read with a VcfError naming the line; with
+``strict=False`` each is left out and listed in ``Calls.rejected`` (line, field, rule), so the feature table
+can quarantine it and go on. A file that cannot be read at all raises either way.
 
 Semantics: GT is the first FORMAT key (VCF 4.2, 1.6.2). A call with any missing allele (``./.``, ``0/.``)
 is a no-call; a haploid call ``a`` counts as ``a/a`` (plink2's convention for haploid calls on diploid
@@ -42,6 +47,7 @@ class Calls:
     alt_dosage: np.ndarray  # (records, samples) int8 ALT dosage of biallelic records; -1 = no call
     allele_pairs: dict[int, np.ndarray] = field(default_factory=dict)  # multiallelic record -> (2, samples)
     records_in: int = 0  # data lines in the file
+    rejected: tuple[tuple[int, str, str], ...] = ()  # (file line, field, rule) of malformed records left out
 
     def allele_dosage(self, row: int, allele: int) -> np.ndarray:
         """Copies (0/1/2) of allele ``allele`` (0 = REF) at record ``row`` per sample; -1 = no call."""
@@ -51,11 +57,40 @@ class Calls:
         alt = self.alt_dosage[row]
         return alt if allele == 1 else np.where(alt < 0, -1, 2 - alt).astype(np.int8)
 
+    def subset(self, rows: np.ndarray | list[int], rejected: tuple[tuple[int, str, str], ...] = ()) -> Calls:
+        """The calls of the given records only (in that order), with ``rejected`` added to the rejections."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rejected = tuple(sorted(self.rejected + tuple(rejected)))
+        if len(rows) == len(self.sites) and (rows == np.arange(len(rows))).all():
+            return Calls(self.samples, self.sites, self.alt_dosage, self.allele_pairs, self.records_in, rejected)
+        pairs = {new: self.allele_pairs[int(old)] for new, old in enumerate(rows) if int(old) in self.allele_pairs}
+        return Calls(self.samples, self.sites.iloc[rows].reset_index(drop=True), self.alt_dosage[rows], pairs,
+                     self.records_in, rejected)
 
-def read_calls(path: Path, positions: set[tuple[str, int]], ids: frozenset[str] | set[str] = frozenset()) -> Calls:
-    """Calls of every record at a wanted (chrom without 'chr', pos) or with a wanted ID, in one pass."""
+
+def first_biallelic(calls: Calls) -> Calls:
+    """Only biallelic records, the first record of each (chrom, pos) winning; the others become rejections.
+
+    The feature table's rule: a multiallelic record, or a repeat of a site already read, cannot give one
+    ALT dosage per sample, so it is quarantined with its line rather than merged or guessed."""
+    sites = calls.sites
+    multi = sites["alts"].map(len).to_numpy() != 1
+    repeated = np.zeros(len(sites), dtype=bool)  # among biallelic records: the first one of a site is kept
+    repeated[~multi] = sites.loc[~multi].duplicated(["chrom", "pos"]).to_numpy()
+    rejected = [(int(line), "ALT", f"{len(alts)} ALT alleles: only biallelic records are supported")
+                for line, alts in zip(sites.loc[multi, "line"], sites.loc[multi, "alts"])]
+    rejected += [(int(line), "POS", "site repeats an earlier record at the same position")
+                 for line in sites.loc[repeated, "line"]]
+    return calls.subset(np.flatnonzero(~(multi | repeated)), tuple(rejected))
+
+
+def read_calls(path: Path, positions: set[tuple[str, int]], ids: frozenset[str] | set[str] = frozenset(),
+               strict: bool = True) -> Calls:
+    """Calls of every record at a wanted (chrom without 'chr', pos) or with a wanted ID, in one pass.
+
+    ``strict=False``: a malformed record is left out and listed in ``Calls.rejected`` instead of raising."""
     path = Path(path)
-    reader = _Reader(path, capacity=min(len(positions) + len(ids), 4096))
+    reader = _Reader(path, capacity=min(len(positions) + len(ids), 4096), strict=strict)
     try:
         with _open(path) as handle:
             for number, line in enumerate(handle, start=1):
@@ -72,16 +107,33 @@ def _open(path: Path):  # noqa: ANN202 - a binary file object
     return io.BufferedReader(gzip.open(path, "rb"), _READ_BUFFER) if gzipped else path.open("rb", _READ_BUFFER)
 
 
+class _BadRecord(ValueError):
+    """One record is malformed: the VCF field and the rule it breaks (never a genotype value)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+
+
 class _Reader:
     """Accumulates wanted records and decodes their calls in blocks, so per-record overhead stays small."""
 
-    def __init__(self, path: Path, capacity: int) -> None:
+    def __init__(self, path: Path, capacity: int, strict: bool = True) -> None:
         self.path, self.samples, self.records_in, self.capacity = path, None, 0, capacity
+        self.strict, self.rejected, self.bad_rows = strict, [], set()
         self.rows: list[tuple[str, int, str, str, tuple[str, ...], int]] = []
         self.buffer = np.empty((0, 0), dtype=np.int8)
         self.pairs: dict[int, np.ndarray] = {}
         self.pending: list[_Pending] = []
         self.pending_bytes = 0
+
+    def _reject(self, number: int, problem: _BadRecord, row: int | None = None) -> None:
+        """Strict: stop with the line. Otherwise remember (line, field, rule) and drop the record's row."""
+        if self.strict:
+            raise VcfError(f"{self.path}: line {number}: {problem}")
+        self.rejected.append((number, problem.field_name, str(problem)))
+        if row is not None:
+            self.bad_rows.add(row)
 
     def take(self, number: int, line: bytes, positions: set[tuple[str, int]], ids: frozenset[str] | set[str]) -> None:
         if line.startswith(b"#"):
@@ -97,7 +149,8 @@ class _Reader:
         try:
             pos = int(line[first + 1:second])
         except ValueError:
-            raise VcfError(f"{self.path}: line {number}: column POS is not a whole number") from None
+            self._reject(number, _BadRecord("POS", "column POS is not a whole number"))
+            return
         if (chrom, pos) not in positions and not (ids and _id(line, second) in ids):
             return
         self._keep(number, chrom, pos, line)
@@ -107,7 +160,8 @@ class _Reader:
             raise VcfError(f"{self.path}: line {number}: a record before the #CHROM header line")
         fields, start = _fixed_columns(line)
         if len(fields) < 9 or start < 0 or not fields[8].startswith(b"GT"):
-            raise VcfError(f"{self.path}: line {number}: column FORMAT must start with GT and sample columns follow")
+            self._reject(number, _BadRecord("FORMAT", "column FORMAT must start with GT and sample columns follow"))
+            return
         alts = tuple(a.decode().upper() for a in fields[4].split(b",") if a != b".")
         self.pending.append(_Pending(len(self.rows), number, line, start, fields[8] == b"GT", len(alts)))
         self.rows.append((chrom, pos, fields[2].decode(), fields[3].decode().upper(), alts, number))
@@ -135,7 +189,11 @@ class _Reader:
             self._store([p for p, good in zip(wide, ok) if good], first[ok], second[ok])
             slow += [p for p, good in zip(wide, ok) if not good]
         for p in slow:
-            first, second = _decode_general(p.line[p.start:].rstrip(b"\r\n"), n, self.path, p.number)
+            try:
+                first, second = _decode_general(p.line[p.start:].rstrip(b"\r\n"), n)
+            except _BadRecord as problem:
+                self._reject(p.number, problem, p.row)
+                first = second = np.full(n, -1, dtype=np.int16)
             self._store([p], first[None, :], second[None, :])
 
     def _store(self, records: list[_Pending], first: np.ndarray, second: np.ndarray) -> None:
@@ -144,9 +202,10 @@ class _Reader:
             return
         n_alts = np.array([p.n_alts for p in records])
         too_big = np.maximum(first.max(axis=1, initial=0), second.max(axis=1, initial=0)) > n_alts
-        if too_big.any():
-            bad = records[int(np.flatnonzero(too_big)[0])]
-            raise VcfError(f"{self.path}: line {bad.number}: a GT allele index exceeds the {bad.n_alts} ALT allele(s)")
+        for k in np.flatnonzero(too_big):
+            bad = records[int(k)]
+            self._reject(bad.number, _BadRecord("GT", f"a GT allele index exceeds the {bad.n_alts} ALT allele(s)"),
+                         bad.row)
         rows = np.array([p.row for p in records])
         contiguous = rows[-1] - rows[0] + 1 == len(rows)
         dosage = self.buffer[rows[0]:rows[-1] + 1] if contiguous else np.empty_like(first)
@@ -171,7 +230,9 @@ class _Reader:
         sites = pd.DataFrame(self.rows, columns=["chrom", "pos", "id", "ref", "alts", "line"])
         n = len(self.samples or [])
         dosage = self.buffer[:len(self.rows)] if len(self.rows) else np.empty((0, n), dtype=np.int8)
-        return Calls(self.samples or [], sites, dosage, self.pairs, self.records_in)
+        calls = Calls(self.samples or [], sites, dosage, self.pairs, self.records_in)
+        keep = [row for row in range(len(self.rows)) if row not in self.bad_rows]
+        return calls.subset(keep, tuple(self.rejected))
 
 
 @dataclass(frozen=True)
@@ -211,23 +272,23 @@ def _decode_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return np.maximum(first, -1, out=first), np.maximum(second, -1, out=second), ok
 
 
-def _decode_general(column: bytes, n: int, path: Path, number: int) -> tuple[np.ndarray, np.ndarray]:
+def _decode_general(column: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Any GT layout: decode each distinct GT string once, then map back to the samples."""
     cells = column.split(b"\t")
     if len(cells) != n:
-        raise VcfError(f"{path}: line {number}: {len(cells)} sample columns, the header names {n}")
+        raise _BadRecord("sample columns", f"{len(cells)} sample columns, the header names {n}")
     distinct, inverse = np.unique(np.array([c.split(b":", 1)[0] for c in cells], dtype=object),
                                   return_inverse=True)
     decoded = np.empty((len(distinct), 2), dtype=np.int16)
     for k, gt in enumerate(distinct):
-        decoded[k] = _parse_gt(gt, path, number, int(np.flatnonzero(inverse == k)[0]) + 10)
+        decoded[k] = _parse_gt(gt, int(np.flatnonzero(inverse == k)[0]) + 10)
     return decoded[inverse, 0], decoded[inverse, 1]
 
 
-def _parse_gt(gt: bytes, path: Path, number: int, column: int) -> tuple[int, int]:
+def _parse_gt(gt: bytes, column: int) -> tuple[int, int]:
     alleles = gt.replace(b"|", b"/").split(b"/")
     if len(alleles) > 2 or not all(a == b"." or a.isdigit() for a in alleles):
-        raise VcfError(f"{path}: line {number}: column {column}: GT is not a haploid or diploid genotype")
+        raise _BadRecord("GT", f"column {column}: GT is not a haploid or diploid genotype")
     codes = [-1 if a == b"." else int(a) for a in alleles]
     if len(codes) == 1:  # haploid call: counted as homozygous, like plink2
         codes = codes * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from features.registry import FEATURES
 from features.simulate import SimulationSummary
@@ -117,3 +118,23 @@ def test_report_covers_every_source_including_the_vcf(built: tuple[Path, BuildRe
     lines = report.summary_lines()
     assert any(line.startswith("labs.csv") for line in lines) and any("quarantined" in line for line in lines)
     assert not any("MRN" in line for line in lines)
+
+
+def test_cli_simulate_with_fhir_builds_the_same_features_as_the_csv(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pmed simulate --fhir` writes the same cohort as FHIR R4 too; a build from it equals the CSV build."""
+    from typer.testing import CliRunner
+
+    from pmed.cli import app
+
+    monkeypatch.setenv("PMED_HOME", str(tmp_path / "home"))
+    raw = tmp_path / "raw"
+    runner = CliRunner()
+    result = runner.invoke(app, ["simulate", "--out", str(raw), "--patients", "150", "--seed", "4", "--fhir", "ndjson"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (raw / "fhir").iterdir()) and "FHIR R4 (ndjson)" in result.output
+    csv = build_feature_table(raw, tmp_path / "csv", tmp_path / "links.csv", tmp_path / "q1.csv")
+    fhir = build_feature_table(raw, tmp_path / "fhir", tmp_path / "links.csv", tmp_path / "q2.csv", fhir=raw / "fhir")
+    pd.testing.assert_frame_equal(pd.read_parquet(csv.outputs[0]), pd.read_parquet(fhir.outputs[0]))
+    result = runner.invoke(app, ["simulate", "--out", str(tmp_path / "x"), "--fhir", "xml"])
+    assert result.exit_code == 2 and not (tmp_path / "x").exists()
