@@ -13,9 +13,9 @@ import secrets
 import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
@@ -61,16 +61,28 @@ class PageRoute(APIRoute):
         return handle
 
 
+def _risk_model(model: ServedModelDep) -> ServedModel:
+    """The page explains risks; a dose model is answered by the API's predict route instead."""
+    if model.bundle.feature_spec.get("task", "risk_classification") != "risk_classification":
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"the clinician page shows risk models; {model.name} is a "
+                            f"{model.bundle.feature_spec['task'].replace('_', ' ')} model: use "
+                            f"POST /v1/models/{model.name}/predict")
+    return model
+
+
+RiskModelDep = Annotated[ServedModel, Depends(_risk_model)]
+
 router = APIRouter(prefix="/clinician", tags=["clinician page"], route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/{name}")
-def patient_form(request: Request, caller: PageCallerDep, model: ServedModelDep) -> Response:
+def patient_form(request: Request, caller: PageCallerDep, model: RiskModelDep) -> Response:
     return _render_page(request, model, {})
 
 
 @router.post("/{name}")
-async def patient_result(request: Request, caller: PageCallerDep, model: ServedModelDep) -> Response:
+async def patient_result(request: Request, caller: PageCallerDep, model: RiskModelDep) -> Response:
     form = await request.form()
     patient_ref = str(form.get("patient_ref", "")).strip()[:128]
     raw, row, errors = read_form(model, dict(form))

@@ -236,3 +236,12 @@ def test_the_dose_model_is_served_only_when_configured(monkeypatch: pytest.Monke
 
 def _band(dose: float) -> str:
     return "low" if dose <= 21 else "high" if dose >= 49 else "intermediate"
+
+
+@pytest.mark.slow
+def test_the_clinician_page_sends_dose_models_to_the_api(served: TestClient, keys: dict[str, str]) -> None:
+    headers = {"Authorization": f"Bearer {keys['clinician']}"}
+    served.cookies.clear()
+    refused = served.get(f"/clinician/{DOSE}", headers=headers)
+    assert refused.status_code == 404 and f"POST /v1/models/{DOSE}/predict" in refused.text
+    assert served.get("/clinician/cad_risk", headers=headers).status_code == 200
