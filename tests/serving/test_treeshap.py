@@ -11,6 +11,9 @@ import xgboost as xgb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pmed.bundle import Bundle
+from pmed.calibration import SigmoidCalibrator
+from serving.explain import explain, prepare_explainer
 from serving.treeshap import PathTables, UnsupportedBooster
 
 TOLERANCE = 1e-5
@@ -134,3 +137,33 @@ def test_rejects_bad_rows_like_dmatrix_does() -> None:
         tables.contributions(X[:, :2])
     with pytest.raises(ValueError, match="infinite"):
         tables.contributions(np.array([[np.inf, 0.0, 0.0]]))
+
+
+def bundle_of(booster: xgb.Booster) -> Bundle:
+    return Bundle(booster=booster, calibrator=SigmoidCalibrator(1.0, 0.0), feature_spec={"features": []},
+                  digests={}, cards={})
+
+
+def test_explain_uses_tables_once_per_booster_and_adds_up() -> None:
+    X, y = synthetic(600, 6, 0.2, seed=10)
+    booster = train(X, y, 40, max_depth=4, monotone_constraints="(1,-1,0,0,0,0)")
+    bundle = bundle_of(booster)
+    explained = explain(bundle, X)  # 600 rows: split across the batch pool
+    assert isinstance(prepare_explainer(booster), PathTables)
+    assert prepare_explainer(booster) is prepare_explainer(booster)
+    expected = reference(booster, X)
+    np.testing.assert_allclose(explained.contributions, expected[:, :-1], atol=TOLERANCE)
+    np.testing.assert_allclose(explained.base_value, expected[:, -1], atol=TOLERANCE)
+    margin = booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
+    np.testing.assert_allclose(explained.margin, margin, atol=TOLERANCE)
+    np.testing.assert_allclose(explained.risk, 1 / (1 + np.exp(-explained.margin)))
+    np.testing.assert_allclose(explain(bundle, X[:1]).contributions, explained.contributions[:1])
+
+
+def test_explain_falls_back_to_pred_contribs_for_unsupported_boosters() -> None:
+    X, y = synthetic(300, 4, 0.1, seed=11)
+    dart = train(X, y, 5, booster="dart", max_depth=3, rate_drop=0.1)
+    explained = explain(bundle_of(dart), X[:20])
+    assert prepare_explainer(dart) is None
+    expected = dart.predict(xgb.DMatrix(X[:20], missing=np.nan), pred_contribs=True)
+    np.testing.assert_array_equal(explained.contributions, expected[:, :-1].astype(np.float64))
