@@ -66,7 +66,7 @@ class PathTables:
     step_bit: np.ndarray  # (E,) 1 << (index of the node's feature among the leaf's unique features)
     steps_used: np.ndarray  # (D,) number of leaves whose path has more than k steps
     leaf_offset: np.ndarray  # (L,) first table row of each leaf; row = offset + mismatch pattern
-    table: np.ndarray  # (R, U) contribution to the leaf's u-th unique feature, per pattern
+    table: np.ndarray  # (R, U) contribution to the leaf's u-th unique feature; row = leaf offset + pattern
     scatter: sp.csr_matrix  # (p + 1, L * U) sums each (leaf, position) into its feature column
 
     @property
@@ -100,18 +100,21 @@ class PathTables:
     def _fill(self, X32: np.ndarray, out: np.ndarray) -> None:
         for start in range(0, X32.shape[0], BLOCK_ROWS):
             block = X32[start:start + BLOCK_ROWS]
-            rows = self.leaf_offset + self._mismatch_patterns(block)  # (n, L) table row per leaf
-            values = np.take(self.table, rows, axis=0).reshape(len(block), -1)  # (n, L * U)
-            out[start:start + len(block)] = (self.scatter @ values.T).T
+            patterns = self._mismatch_patterns(self._went_left(block))
+            out[start:start + len(block)] = self._scatter_add(self._lookup(patterns))
             out[start:start + len(block), -1] += self.bias
 
-    def _mismatch_patterns(self, X32: np.ndarray) -> np.ndarray:
-        """Bit u of pattern (row, leaf) is set when the row leaves the leaf's path at unique feature u."""
-        x = np.take(X32, self.node_feature, axis=1)  # (n, N + 1)
+    def _went_left(self, X32: np.ndarray) -> np.ndarray:
+        """(n, N): the direction each row takes at every split node (NaN takes the default)."""
+        x = np.take(X32, self.node_feature, axis=1)
         left = x < self.node_threshold
         left |= np.isnan(x) & self.node_default_left
+        return left
+
+    def _mismatch_patterns(self, left: np.ndarray) -> np.ndarray:
+        """(n, L): bit u is set when the row leaves the leaf's path at its u-th unique feature."""
         if not len(self.steps_used):  # every tree is a single leaf
-            return np.zeros((X32.shape[0], len(self.leaf_offset)), dtype=self.step_bit.dtype)
+            return np.zeros((left.shape[0], len(self.leaf_offset)), dtype=self.step_bit.dtype)
         steps = np.take(left, self.step_node, axis=1)  # (n, E) direction taken at every path step
         bits = (steps ^ self.step_left) * self.step_bit  # the step's bit where the row leaves the path
         patterns = bits[:, :self.steps_used[0]].copy()
@@ -120,6 +123,14 @@ class PathTables:
             patterns[:, :used] |= bits[:, start:start + used]
             start += used
         return patterns
+
+    def _lookup(self, patterns: np.ndarray) -> np.ndarray:
+        """(n, L * U): each leaf's contributions for each row's pattern (one contiguous table row per leaf)."""
+        return np.take(self.table, self.leaf_offset + patterns, axis=0).reshape(len(patterns), -1)
+
+    def _scatter_add(self, values: np.ndarray) -> np.ndarray:
+        """(n, p + 1): the contributions summed per feature, row by row (no transposed copy of values)."""
+        return np.stack([self.scatter @ row for row in values])
 
 
 def _as_float32(X: np.ndarray, n_features: int) -> np.ndarray:
@@ -241,7 +252,7 @@ def _tables(leaves: list[_Leaf], n_unique: np.ndarray, offsets: np.ndarray, n_ro
 
 
 def _scatter(leaves: list[_Leaf], n_unique: np.ndarray, unique: int, n_features: int) -> sp.csr_matrix:
-    """0/1 matrix adding table column (leaf, u) into the column of the leaf's u-th unique feature."""
+    """0/1 matrix adding looked-up value (leaf, u) into the column of the leaf's u-th unique feature."""
     used = np.arange(unique)[None, :] < n_unique[:, None]  # (L, U)
     feature = _padded([leaf.features for leaf in leaves], unique)[used].astype(np.intp)
     column = np.flatnonzero(used.ravel())
