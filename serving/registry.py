@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from pmed.bundle import Bundle, read_bundle
 from pmed.registry import download_version, version_for_alias
+from serving.explain import prepare_explainer
 from serving.metrics import ServingMetrics
 from serving.validation import features_model
 
@@ -117,6 +118,7 @@ def load_version(client: MlflowClient, name: str, version: str, alias: str, cach
             bundle = read_bundle(local)
         except Exception as exc:  # noqa: BLE001 (any defect in the files is a refusal, not a retry)
             raise VerificationError(f"{type(exc).__name__}: {exc}") from exc
+    prepare_explainer(bundle.booster)  # TreeSHAP path tables built before the swap, not on a first request
     return served_model_from_bundle(name, version, alias, bundle)
 
 
