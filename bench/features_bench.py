@@ -1,12 +1,18 @@
-"""EHR feature build at biobank scale: wall time and peak memory per stage, printed as a table.
+"""The whole feature build at biobank scale: wall time and peak memory per stage, printed as a table.
 
-    .venv/bin/python bench/features_bench.py [--patients 200000] [--lab-rows 5000000] [--keep DIR]
+    .venv/bin/python bench/features_bench.py [--patients 200000] [--lab-rows 5000000] [--variants 1000]
+                                             [--keep DIR] [--threads 2]
 
 A vectorised generator writes the CSV extracts in the simulator's layout (patients, labs, diagnoses,
-medications, lifestyle; a few bad records of each kind), then each stage of the build runs on them in the
-order ``build_feature_table`` runs them, and finally the whole build once more end to end. Peak memory is
-the process's resident high-water mark (VmHWM), reset before each stage (Linux clear_refs). Target from
-issue 3: the whole build under 60 s and 4 GB on 2 cores. Genotype stages are benchmarked in their own bench.
+medications, lifestyle; a few bad records of each kind), a VCF of every patient at ``--variants`` score
+sites plus the PGx count sites (with no-calls, a few multiallelic records and sites no score uses) and two
+PGS Catalog scoring files. Each stage of the build then runs in-process in the order
+``build_feature_table`` runs them; peak memory there is the process's resident high-water mark (VmHWM,
+reset before each stage with Linux clear_refs, so it includes what earlier stages left allocated). Then
+the whole build runs as ``pmed features build`` in a fresh process (wall and max RSS from os.wait4,
+interpreter start included): that row is the total. Side by side on the same VCF, ``plink2 --score``
+(bench/prs_bench.py's command, on the variants pmed matched) is timed against the genetic stage. Targets
+from issue 3 (2 cores): the whole build under 60 s and 4 GB; the PRS step within 2x of plink2's wall time.
 
 Measured 2026-11-28, 200,000 patients / 5,000,000 lab rows, 2 shared cores (load ~2):
   engine for the labs hot path        read    rules   summaries   whole build   peak
@@ -14,18 +20,28 @@ Measured 2026-11-28, 200,000 patients / 5,000,000 lab rows, 2 shared cores (load
   polars parsing + pandas categories  2.3 s    8.0 s  1.0 s       28.4 s        1.7 GB
 With other workers loading the machine (load ~8) the same polars build took 70 s: the 60 s target holds
 on 2 free cores, not on 2 busy ones.
+
+Measured 2026-11-28 with the genotypes (VCF 200,000 samples x 1,000 score SNPs + 20 multiallelic + 50
+unused + 5 PGx sites, 822 MiB; load ~3 on 2 cores): whole build (`pmed features build`, fresh process)
+34.8 s, 1.29 GiB max RSS; genetic stage 3.8 s (read 1.4-2.8 s, two scores + PGx counts 1.8-2.9 s) against
+plink2 --score 2.7 s on 2 threads: ratio 1.38 (`pmed features prs` 1.72). Before the table used the numpy
+reader and block gathers in the sums, its cyvcf2 read alone took 17-21 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from prs_bench import best_of, plink2_command, plink2_score_file, timed  # bench/ is on sys.path as a script
 
 from features.ehr.build import read_ehr_csv
 from features.ehr.conditions import read_diagnoses
@@ -34,8 +50,13 @@ from features.ehr.medications import read_medications
 from features.ehr.patients import read_patients
 from features.lifestyle import read_lifestyle
 from features.ehr.text import read_text_csv
+from features.genetic.calls import first_biallelic, read_calls
+from features.genetic.pgx import allele_counts, wanted_pgx_sites
+from features.genetic.pgx.counts import count_features
+from features.genetic.prs import read_scoring_file, score_many, wanted_ids, wanted_sites
 from features.quarantine import Quarantine, SourceCheck
-from features.table import build_feature_table
+from features.sim.prs_fixtures import VcfRecord, write_pgs_file, write_vcf_lines
+from features.table import PRS_FEATURES, genetic_features
 
 DAY = np.timedelta64(1, "D")
 LABS = [("18262-6", "mg/dL", 130, 35), ("2085-9", "mg/dL", 50, 12), ("2093-3", "mg/dL", 200, 40),
@@ -43,8 +64,8 @@ LABS = [("18262-6", "mg/dL", 130, 35), ("2085-9", "mg/dL", 50, 12), ("2093-3", "
         ("2345-7", "mg/dL", 100, 20)]  # glucose: a LOINC no feature uses, as real extracts carry
 
 
-def generate(folder: Path, n_patients: int, n_labs: int, seed: int = 7) -> None:
-    """The CSV extracts, vectorised (seconds, not the simulator's minutes, at this scale)."""
+def generate(folder: Path, n_patients: int, n_labs: int, n_variants: int, seed: int = 7) -> None:
+    """The CSV extracts and the genotypes, vectorised (seconds, not the simulator's minutes, at this scale)."""
     rng = np.random.default_rng(seed)
     ids = np.char.add("P", np.arange(n_patients).astype(str))
     index = np.datetime64("2012-01-01") + rng.integers(0, 5 * 365, n_patients) * DAY
@@ -86,6 +107,59 @@ def generate(folder: Path, n_patients: int, n_labs: int, seed: int = 7) -> None:
                   "diet_quality_score": rng.integers(0, 11, n_patients),
                   "sleep_hours": np.round(rng.normal(7, 1, n_patients).clip(3, 12), 1),
                   }).to_csv(folder / "lifestyle.csv", index=False)
+    generate_genotypes(folder, list(ids), n_variants, rng)  # last, so the EHR files stay those measured before
+
+
+def generate_genotypes(folder: Path, samples: list[str], n_variants: int, rng: np.random.Generator) -> None:
+    """genotypes.vcf (every sample, GT only) and pgs_cad.txt / pgs_t2d.txt scoring files.
+
+    VCF records: the score SNPs, the PGx count sites, 2% multiallelic records and 5% sites no score uses,
+    sorted by position. The CAD score uses every SNP (5% written on the opposite strand), T2D half of them."""
+    bases = np.array(list("ACGT"))
+    codes = np.sort(rng.choice(22 * 100_000_000, size=n_variants + n_variants // 20 + n_variants // 50,
+                               replace=False))
+    kinds = rng.permutation(["score"] * n_variants + ["vcf_only"] * (n_variants // 20)
+                            + ["multiallelic"] * (n_variants // 50))
+    records = []
+    for i, (kind, code) in enumerate(zip(kinds, codes)):
+        ref, *alts = rng.choice(bases, size=3 if kind == "multiallelic" else 2, replace=False)
+        if kind != "multiallelic" and {ref, alts[0]} in ({"A", "T"}, {"C", "G"}):
+            alts = [next(b for b in "ACGT" if b not in (ref, {"A": "T", "T": "A", "C": "G", "G": "C"}[ref]))]
+        records.append(VcfRecord(int(code // 100_000_000) + 1, int(code % 100_000_000) + 1, f"rs{100_000 + i}",
+                                 str(ref), tuple(str(a) for a in alts), str(kind)))
+    pgx = {(p.chrom, p.pos): p for _, variants in count_features() for p, _ in variants}
+    records += [VcfRecord(int(p.chrom.removeprefix("chr")), p.pos, p.rsid, p.ref, (p.alt,), "pgx")
+                for p in pgx.values()]
+    records.sort(key=lambda r: (r.chrom, r.pos))
+    write_vcf_lines(folder / "genotypes.vcf", samples, records, _calls(rng, records, len(samples)))
+    snps = [r for r in records if r.kind == "score"]
+    effect_is_alt = rng.random(len(snps)) < 0.7
+    flip = str.maketrans("ACGT", "TGCA")
+    score = pd.DataFrame({"rsid": [r.rsid for r in snps], "chrom": [r.chrom for r in snps],
+                          "pos": [r.pos for r in snps],
+                          "effect_allele": [r.alts[0] if e else r.ref for r, e in zip(snps, effect_is_alt)],
+                          "other_allele": [r.ref if e else r.alts[0] for r, e in zip(snps, effect_is_alt)],
+                          "effect_weight": np.round(rng.normal(0, 0.05, len(snps)), 6), "kind": "normal"})
+    flipped = rng.random(len(snps)) < 0.05
+    for column in ("effect_allele", "other_allele"):
+        score.loc[flipped, column] = score.loc[flipped, column].str.translate(flip)
+    write_pgs_file(folder / PRS_FEATURES["cad_prs_sum"], score, "PGS_BENCH_CAD")
+    half = score.iloc[::2].assign(effect_weight=np.round(rng.normal(0, 0.05, len(score.iloc[::2])), 6))
+    write_pgs_file(folder / PRS_FEATURES["t2d_prs_sum"], half, "PGS_BENCH_T2D")
+
+
+def _calls(rng: np.random.Generator, records: list[VcfRecord], n: int
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """Per record the two allele indices of each sample (-1 = no-call, ~1%) and whether it is phased."""
+    for r in records:
+        p = rng.uniform(0.05, 0.5)
+        first = (rng.random(n) < p).astype(np.int8)
+        second = (rng.random(n) < p).astype(np.int8)
+        if len(r.alts) > 1:
+            second[rng.random(n) < 0.3] = 2
+        missing = rng.random(n) < 0.01
+        first[missing], second[missing] = -1, -1
+        yield first, second, False
 
 
 def _peak_reset() -> None:
@@ -108,6 +182,7 @@ def stage(name: str, work: Callable[[], object], results: list[tuple[str, float,
 
 
 def run(folder: Path) -> list[tuple[str, float, float]]:
+    """Each stage in-process, in build order: (stage, wall s, peak RSS MiB)."""
     results: list[tuple[str, float, float]] = []
     q = Quarantine()
     patients, _ = stage("patients.csv: read + rules", lambda: read_patients(folder / "patients.csv", q), results)
@@ -121,29 +196,77 @@ def run(folder: Path) -> list[tuple[str, float, float]]:
     stage("medications.csv", lambda: read_medications(folder / "medications.csv", patients, q), results)
     stage("lifestyle.csv", lambda: read_lifestyle(folder / "lifestyle.csv", patients, q), results)
     stage("EHR sources together", lambda: read_ehr_csv(folder, Quarantine()), results)
-    with tempfile.TemporaryDirectory() as out:
-        stage("whole build_feature_table", lambda: build_feature_table(
-            folder, Path(out) / "features", Path(out) / "links.csv", Path(out) / "q.csv"), results)
+    scorings = [read_scoring_file(folder / f) for f in PRS_FEATURES.values()]
+    calls = stage("genotypes.vcf: read calls", lambda: first_biallelic(read_calls(
+        folder / "genotypes.vcf", wanted_sites(scorings) | wanted_pgx_sites(), wanted_ids(scorings), strict=False)),
+        results)
+    stage("PRS (2 scores) + PGx counts", lambda: (score_many(calls, scorings), allele_counts(calls)), results)
+    del calls
+    stage("genetic stage together", lambda: genetic_features(folder, patients.index, q), results)
     return results
+
+
+def whole_build(folder: Path, out: Path) -> tuple[float, float]:
+    """`pmed features build` in a fresh process: wall seconds and max RSS (MiB)."""
+    os.environ["PMED_HOME"] = str(out / "home")
+    wall, _, peak = timed([str(Path(sys.executable).parent / "pmed"), "features", "build", "--raw", str(folder),
+                           "--out", str(out / "features")])
+    return wall, peak
+
+
+def side_by_side(folder: Path, out: Path, threads: int, repeat: int) -> list[tuple[str, float, float, float]]:
+    """Best of ``repeat``: the table's genetic stage (in-process), `pmed features prs` and plink2 --score, on
+    the same VCF: (name, wall s, CPU s, peak MiB). The CLI and plink2 get the CAD score (plink2 only the
+    variants pmed matched); the genetic stage scores both scores and the PGx counts."""
+    vcf, cad = folder / "genotypes.vcf", folder / PRS_FEATURES["cad_prs_sum"]
+    patients = pd.Index(pd.read_csv(folder / "patients.csv", usecols=["patient_id"], dtype=str)["patient_id"])
+    stages: list[tuple[str, float, float]] = []
+    for _ in range(repeat):
+        cpu = time.process_time()
+        stage("genetic", lambda: genetic_features(folder, patients, Quarantine()), stages)
+        stages[-1] = (*stages[-1], time.process_time() - cpu)
+    best = min(stages, key=lambda r: r[1])
+    rows = [("table genetic stage (in-process)", best[1], best[3], max(r[2] for r in stages))]
+    cli = best_of(repeat, [str(Path(sys.executable).parent / "pmed"), "features", "prs", "--vcf", str(vcf),
+                           "--score", str(cad), "--out", str(out / "prs" / "prs.tsv")])
+    rows.append(("pmed features prs (CLI, 1 core)", *cli))
+    plink2_score_file(vcf, cad, out / "plink2_score.tsv")
+    plink2 = best_of(repeat, plink2_command(vcf, out / "plink2_score.tsv", out / "plink2", threads))
+    rows.append((f"plink2 --score ({threads} threads)", *plink2))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=200_000)
     parser.add_argument("--lab-rows", type=int, default=5_000_000)
+    parser.add_argument("--variants", type=int, default=1_000, help="score SNPs in the VCF")
+    parser.add_argument("--threads", type=int, default=2, help="plink2 --threads (pmed uses one core)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side-by-side PRS step; best reported")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
-        if not (folder / "labs.csv").is_file():
+        folder = args.keep or Path(tmp) / "raw"
+        if not (folder / "genotypes.vcf").is_file():
             start = time.perf_counter()
-            generate(folder, args.patients, args.lab_rows)
-            print(f"generated {args.patients:,} patients, {args.lab_rows:,} lab rows in "
-                  f"{time.perf_counter() - start:.1f} s")
+            generate(folder, args.patients, args.lab_rows, args.variants)
+            size = (folder / "genotypes.vcf").stat().st_size / 2**20
+            print(f"generated {args.patients:,} patients, {args.lab_rows:,} lab rows, a VCF of {size:,.0f} MiB "
+                  f"in {time.perf_counter() - start:.1f} s")
         results = run(folder)
-    print(f"{'stage':34} {'wall s':>8} {'peak MB':>9}")
+        total = whole_build(folder, Path(tmp))
+        prs = side_by_side(folder, Path(tmp), args.threads, args.repeat)
+    print(f"{'stage (in-process; peak = VmHWM)':36} {'wall s':>8} {'peak MiB':>9}")
     for name, seconds, peak in results:
-        print(f"{name:34} {seconds:8.2f} {peak:9.0f}")
+        print(f"{name:36} {seconds:8.2f} {peak:9.0f}")
+    print(f"{'TOTAL: pmed features build':36} {total[0]:8.2f} {total[1]:9.0f}   (fresh process, max RSS)")
+    print(f"\nPRS step on the same VCF, best of {args.repeat} {'wall s':>12} {'CPU s':>8} {'peak MiB':>9}")
+    for name, wall, cpu, peak in prs:
+        print(f"{name:36} {wall:8.2f} {cpu:8.2f} {peak:9.0f}")
+    plink2 = prs[-1][1]
+    print(f"ratio to plink2 wall: genetic stage {prs[0][1] / plink2:.2f}, CLI {prs[1][1] / plink2:.2f} (target <= 2)")
+    print(f"whole build: {total[0]:.1f} s (target < 60), {total[1] / 1024:.2f} GiB (target < 4); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

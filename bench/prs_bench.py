@@ -38,16 +38,31 @@ def best_of(repeat: int, command: list[str]) -> tuple[float, float, float]:
     return min(r[0] for r in runs), min(r[1] for r in runs), max(r[2] for r in runs)
 
 
+# Started from the benchmark process, which may hold gigabytes: a child forked from it reports that memory
+# as its own peak RSS (Linux records the old address space's high-water mark at exec). A small launcher
+# process forks the command instead, so the reported peak is the command's own.
+_LAUNCHER = """import os, sys, time
+report, log, command = sys.argv[1], sys.argv[2], sys.argv[3:]
+started = time.perf_counter()
+with open(log, "wb") as out:
+    pid = os.posix_spawnp(command[0], command, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, out.fileno(), 2)])
+    _, status, usage = os.wait4(pid, 0)
+with open(report, "w") as out:
+    print(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+          os.waitstatus_to_exitcode(status), file=out)
+"""
+
+
 def timed(command: list[str]) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one child process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    output = proc.stdout.read().decode() if proc.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command[0]} failed:\n{output[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        report, log = Path(tmp) / "usage", Path(tmp) / "log"
+        subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, str(report), str(log), *command], check=True)
+        wall, cpu, max_rss, code = report.read_text().split()
+        if int(code) != 0:
+            raise RuntimeError(f"{command[0]} failed:\n{log.read_text(errors='replace')[-3000:]}")
+    return float(wall), float(cpu), int(max_rss) / 1024
 
 
 def plink2_score_file(vcf: Path, scoring_path: Path, out: Path) -> int:
@@ -61,6 +76,13 @@ def plink2_score_file(vcf: Path, scoring_path: Path, out: Path) -> int:
                   "A1": [(r, *a)[k] for r, a, k in zip(sites["ref"], sites["alts"], used["allele"])],
                   scoring.pgs_id: used["effect_weight"].map(repr).to_numpy()}).to_csv(out, sep="\t", index=False)
     return len(used)
+
+
+def plink2_command(vcf: Path, score_file: Path, out_prefix: Path, threads: int) -> list[str]:
+    """plink2 --score with a file from ``plink2_score_file``: sums, no mean imputation, half calls missing."""
+    return ["plink2", "--vcf", str(vcf), "--set-all-var-ids", "@:#", "--vcf-half-call", "missing",
+            "--score", str(score_file), "1", "2", "3", "header-read", "cols=+scoresums", "no-mean-imputation",
+            "--threads", str(threads), "--out", str(out_prefix)]
 
 
 def main() -> None:
@@ -81,10 +103,8 @@ def main() -> None:
         n_used = plink2_score_file(fixture.vcf, fixture.scoring, tmp / "plink2_score.tsv")
         pmed = best_of(args.repeat, [str(BIN / "pmed"), "features", "prs", "--vcf", str(fixture.vcf), "--score",
                       str(fixture.scoring), "--out", str(tmp / "pmed" / "prs.tsv")])
-        plink2 = best_of(args.repeat, [
-                        "plink2", "--vcf", str(fixture.vcf), "--set-all-var-ids", "@:#", "--vcf-half-call", "missing",
-                        "--score", str(tmp / "plink2_score.tsv"), "1", "2", "3", "header-read", "cols=+scoresums",
-                        "no-mean-imputation", "--threads", str(args.threads), "--out", str(tmp / "plink2")])
+        plink2 = best_of(args.repeat,
+                         plink2_command(fixture.vcf, tmp / "plink2_score.tsv", tmp / "plink2", args.threads))
         ours = pd.read_csv(tmp / "pmed" / "prs.tsv", sep="\t").set_index("sample").iloc[:, 0]
         theirs = pd.read_csv(tmp / "plink2.sscore", sep="\t").set_index("#IID").loc[ours.index].iloc[:, -1]
         worst = float(np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-6)))

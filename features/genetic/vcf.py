@@ -1,4 +1,8 @@
-"""Genotypes from a VCF (plain or bgzipped) via cyvcf2, streaming record by record.
+"""Genotypes from a VCF (plain or bgzipped) via cyvcf2, streaming record by record: the reference reader.
+
+The feature table and ``pmed features prs`` read genotypes with ``features.genetic.calls`` (numpy over the
+VCF text, several times faster at biobank scale); the tests check that reader, and the table's genetic
+stage, against this one. ``site_key`` is the one position key of both.
 
 Only the sites asked for are kept, so a whole-genome VCF costs one pass and little memory. Positions are
 keyed as (contig without 'chr', position). A site absent from the VCF is a NO-CALL for everyone, not
