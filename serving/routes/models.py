@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from serving.audit import AuditError, AuditLog
 from serving.auth import Caller
-from serving.clinical import patient_prediction
+from serving.clinical import patient_prediction, risk_only_prediction
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
 from serving.dose import DOSE_BANDS_MG_WEEK, DOSE_TASK, dose_predictions, explanation_scale, inconsistent_inputs
 from serving.dose_schemas import DoseResponse
@@ -34,6 +34,9 @@ from serving.validation import safe_errors, to_row
 METADATA_ROLES = ("clinician", "application", "data_scientist")  # applications build requests from it
 ANSWERED_TASKS = ("risk_classification", DOSE_TASK, "treatment_response")  # the last: outcome risk under one arm
 CARD_ROLES = ("clinician", "data_scientist")  # the card is read by people; admin manages keys only
+EXPLAIN_HELP = ("false: the risk, category, flags and abstention only (no TreeSHAP, risk points or concepts: "
+                "explanation and risk_points are null, concepts empty), for applications that need only the "
+                "number; a dose model always explains")
 router = APIRouter(prefix="/v1", tags=["models"], responses={401: {"model": ErrorResponse}})
 
 
@@ -77,9 +80,12 @@ def model_card(model: ServedModelDep, format: Literal["html", "markdown"] = "htm
              responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
                         422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 def predict(body: PredictionRequest, request: Request, caller: CallerDep, model: ServedModelDep,
-            audit: AuditDep, store: StoreDep, metrics: MetricsDep) -> PredictionResponse | DoseResponse:
+            audit: AuditDep, store: StoreDep, metrics: MetricsDep,
+            with_explanation: Annotated[bool, Query(alias="explain", description=EXPLAIN_HELP)] = True,
+            ) -> PredictionResponse | DoseResponse:
     """Per patient: a risk model's calibrated risk, or a dose model's weekly dose with its interval and the
-    IWPC dose beside it; each with an exact TreeSHAP explanation on its named scale."""
+    IWPC dose beside it; each with an exact TreeSHAP explanation on its named scale (risk models: unless
+    ``explain=false``)."""
     limit = request.app.state.settings.max_batch_patients
     if len(body.patients) > limit:
         raise RequestValidationError([{"loc": ["body", "patients"], "type": "too_long",
@@ -98,10 +104,16 @@ def predict(body: PredictionRequest, request: Request, caller: CallerDep, model:
         return DoseResponse(request_id=request_id, model=model.name, version=model.version, alias=model.alias,
                             outcome=spec["target"], dose_bands_mg_week=DOSE_BANDS_MG_WEEK,
                             caveat=spec["intended_use"], predictions=doses)
-    explained = explain(model.bundle, X)
-    shadow = score_shadow(store, model, body.patients, explained.risk, metrics)
-    predictions = [patient_prediction(model, p.patient_id, X[i], explained, i)
-                   for i, p in enumerate(body.patients)]
+    if with_explanation:
+        explained = explain(model.bundle, X)
+        risk = explained.risk
+        predictions = [patient_prediction(model, p.patient_id, X[i], explained, i)
+                       for i, p in enumerate(body.patients)]
+    else:
+        risk = model.bundle.risk(X)
+        predictions = [risk_only_prediction(model, p.patient_id, X[i], float(risk[i]))
+                       for i, p in enumerate(body.patients)]
+    shadow = score_shadow(store, model, body.patients, risk, metrics)
     _audit(audit, metrics, caller, model, request_id, body, [p.abstained for p in predictions], shadow=shadow)
     return PredictionResponse(request_id=request_id, model=model.name, version=model.version,
                               alias=model.alias, outcome=spec["target"], predictions=predictions)

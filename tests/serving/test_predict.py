@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from pmed.settings import Settings
 from serving.audit import AuditLog
+from serving.clinical import _assessed
+from serving.flags import assess
 from tests.serving.conftest import CANARY, auth
 
 
@@ -54,6 +56,52 @@ def test_prediction_is_calibrated_and_explanation_adds_up(client: TestClient, ap
         assert len(explanation["contributions"]) == len(names)
     assert out["predictions"][2]["missing_features"] == ["ldl_mg_dl"]
     assert out["predictions"][1]["risk"] > out["predictions"][0]["risk"]  # older, all else equal
+
+
+def test_explain_false_gives_the_same_risk_and_flags_without_an_explanation(
+        client: TestClient, api_keys: dict[str, str], trained_home: Settings) -> None:
+    body, features = _example_body(client, api_keys["application"], n=3)
+    body["patients"][1]["features"].update(age_years=78, ldl_mg_dl=None)  # older, one value missing
+    optional = [f["name"] for f in features if not f["required"]]
+    body["patients"][2]["features"].update({name: None for name in optional})  # too much missing: abstains
+    url = "/v1/models/cad_risk/predict"
+    full = client.post(url, json=body, headers=auth(api_keys["application"])).json()["predictions"]
+    audit_file = trained_home.audit_dir / "predictions.jsonl"
+    audited = len(audit_file.read_text().splitlines())
+    response = client.post(f"{url}?explain=false", json=body, headers=auth(api_keys["application"]))
+    assert response.status_code == 200, response.text
+    bare = response.json()["predictions"]
+    assert [p["risk"] for p in bare[:2]] == pytest.approx([p["risk"] for p in full[:2]], abs=1e-6)
+    assert bare[1]["risk"] > bare[0]["risk"]
+    for lean, explained in zip(bare, full):
+        assert lean["explanation"] is None and lean["risk_points"] is None and lean["concepts"] == []
+        for same in ("risk_category", "missing_features", "flags", "abstained", "abstain_reason", "horizon_years"):
+            assert lean[same] == explained[same], same
+    assert full[0]["explanation"]["contributions"] and full[0]["concepts"]
+    assert bare[2]["abstained"] and bare[2]["risk"] is None
+    assert len(audit_file.read_text().splitlines()) == audited + 3  # audited like any prediction
+
+
+def test_flag_shortcut_agrees_with_the_full_assessment(client: TestClient) -> None:
+    """Rows inside every flag bound skip the per-feature walk; on and around each bound the answer is
+    the same as ``serving.flags.assess`` gives."""
+    model = client.app.state.store.get("cad_risk")
+    features = model.features
+    rng = np.random.default_rng(3)
+    edges = [[f["min"], f["max"], f.get("training_min"), f.get("training_max"),
+              *(f.get("training_quantiles") or {}).values()] for f in features]
+    skipped = 0
+    for _ in range(400):
+        row = np.array([rng.choice([v for v in e if v is not None]) + rng.choice([-1e-6, 0.0, 0.0, 1e-6])
+                        if rng.random() < 0.05 else (f.get("training_quantiles") or {}).get("p50", f["example"])
+                        for f, e in zip(features, edges)], dtype=float)
+        row[rng.random(len(row)) < 0.02] = np.nan
+        missing, fast = _assessed(model, row)
+        full = assess(model.bundle.feature_spec, row)
+        assert (fast.flags, fast.abstain_reason) == (full.flags, full.abstain_reason)
+        assert missing == [f["name"] for f, v in zip(features, row) if np.isnan(v)]
+        skipped += not fast.flags
+    assert skipped > 20  # rows the shortcut answers were among those compared
 
 
 def test_contributions_equal_shap_tree_explainer(client: TestClient, api_keys: dict[str, str]) -> None:
