@@ -1,4 +1,9 @@
-"""FastAPI dependencies: the model store, the audit log, the key store and the authenticated caller."""
+"""FastAPI dependencies: the model store, the audit log, the key store and the authenticated caller.
+
+All are ``async def``: they only read app state (and the key store's cached keys), so they run on the
+event loop. A plain ``def`` dependency is sent to the thread pool, one hand-off per dependency per
+request: with seven of them that was most of a predict call's overhead under load.
+"""
 
 from __future__ import annotations
 
@@ -16,27 +21,27 @@ _bearer = HTTPBearer(auto_error=False, description="API key issued by `pmed keys
 ROLES_ATTR = "__pmed_roles__"  # marks a role check, so the app can refuse routes that declare none
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     return request.app.state.store
 
 
-def get_audit(request: Request) -> AuditLog:
+async def get_audit(request: Request) -> AuditLog:
     return request.app.state.audit
 
 
-def get_keys(request: Request) -> KeyStore:
+async def get_keys(request: Request) -> KeyStore:
     return request.app.state.keys
 
 
-def get_metrics(request: Request) -> ServingMetrics:
+async def get_metrics(request: Request) -> ServingMetrics:
     return request.app.state.metrics
 
 
-def get_reloader(request: Request) -> Reloader | None:
+async def get_reloader(request: Request) -> Reloader | None:
     return request.app.state.reloader
 
 
-def get_caller(request: Request,
+async def get_caller(request: Request,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
     keys: KeyStore = request.app.state.keys
     caller = keys.authenticate(credentials.credentials) if credentials else None
@@ -61,7 +66,7 @@ def require_roles(*roles: Role) -> Any:  # noqa: ANN401 (a FastAPI Depends marke
     to serve any route that declares none, and the docs can print the route x role matrix.
     """
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if caller.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {caller.role!r} may not use this route")
         return caller
@@ -70,7 +75,7 @@ def require_roles(*roles: Role) -> Any:  # noqa: ANN401 (a FastAPI Depends marke
     return Depends(check)
 
 
-def served_model(name: str, request: Request, store: StoreDep) -> ServedModel:
+async def served_model(name: str, request: Request, store: StoreDep) -> ServedModel:
     model = store.get(name)
     if model is None:
         detail = (f"model {name!r} is not loaded yet" if name in store.expected
