@@ -49,8 +49,12 @@ class Bundle:
         return [f["name"] for f in self.feature_spec["features"]]
 
     def risk(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated risk for rows of X (features in ``feature_names`` order, NaN = missing)."""
-        margin = self.booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
+        """Calibrated risk for rows of X (features in ``feature_names`` order, NaN = missing).
+
+        ``inplace_predict`` runs on the booster's own thread count (1 when loaded for serving); a DMatrix
+        would be built on every core, and in a busy server that OpenMP start-up cost up to 16 ms a row.
+        """
+        margin = self.booster.inplace_predict(X, predict_type="margin", missing=np.nan)
         return self.calibrator.predict(margin)
 
 
