@@ -10,6 +10,7 @@ Deny by default: the app refuses to start if any route outside ``PUBLIC_PATHS`` 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_roles_declared(app)
+        gc.freeze()  # everything imported so far is permanent: full collections no longer walk it (tail latency)
         stop = threading.Event()
         poller = None
         if not injected_store:

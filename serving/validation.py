@@ -43,7 +43,7 @@ def features_model(model_name: str, features: list[dict[str, Any]]) -> type[Base
 
 def to_row(validated: BaseModel, names: list[str]) -> np.ndarray:
     """One feature row in model order; a missing (None) value becomes NaN, XGBoost's missing marker."""
-    values = validated.model_dump()
+    values = validated.__dict__  # the validated fields themselves (model_dump would copy them first)
     return np.array([np.nan if values[n] is None else float(values[n]) for n in names], dtype=np.float64)
 
 
