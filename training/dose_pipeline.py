@@ -23,7 +23,7 @@ from training.dose_fit import fit_dose_model
 from training.dose_report import comparison_lines, evaluate_by_site
 from training.failpoints import failpoint
 from training.fit import TrainingData
-from training.gates import all_passed, check_dose_gates
+from training.gates import check_dose_gates
 from training.importance import mean_abs_shap
 from training.spec import ModelSpec
 from training.split import split_all
@@ -73,11 +73,5 @@ def train_dose_model(spec: ModelSpec, spec_path: Path, data: TrainingData, sourc
             files={"model_card": card},  # per-patient predictions stay out of the run (patient records)
             input_example=pd.DataFrame([{f["name"]: f["example"] for f in feature_spec["features"]}]),
         )
-    failpoint("after_register")
-    tracking.verify_version(client, spec.name, logged.version)
-    passed = all_passed(gates)
-    tracking.record_gates(client, spec.name, logged.version, passed, [g.model_dump() for g in gates])
-    if passed:
-        failpoint("before_alias")
-        tracking.set_alias(client, spec.name, CHAMPION, logged.version)
+    passed = tracking.conclude_version(client, spec.name, logged.version, [g.model_dump() for g in gates], CHAMPION)
     return TrainingOutcome(spec.name, logged.run_id, logged.version, metrics, gates, promoted=passed)

@@ -36,7 +36,7 @@ from training.data import (
 )
 from training.failpoints import failpoint
 from training.fit import FittedModel, TrainingData, fit_model
-from training.gates import GateResult, all_passed, check_gates
+from training.gates import GateResult, check_gates
 from training.report import Evaluation, evaluate_model
 from training.search import search_params
 from training.spec import ModelSpec, load_spec
@@ -108,13 +108,7 @@ def train_from_spec(spec_path: Path, features_dir: Path | None, settings: Settin
             input_example=pd.DataFrame([{f["name"]: f["example"] for f in feature_spec["features"]}]),
             trials=trials,
         )
-    failpoint("after_register")
-    tracking.verify_version(client, spec.name, logged.version)
-    passed = all_passed(gates)
-    tracking.record_gates(client, spec.name, logged.version, passed, [g.model_dump() for g in gates])
-    if passed:
-        failpoint("before_alias")
-        tracking.set_alias(client, spec.name, CHAMPION, logged.version)
+    passed = tracking.conclude_version(client, spec.name, logged.version, [g.model_dump() for g in gates], CHAMPION)
     return TrainingOutcome(spec.name, logged.run_id, logged.version, metrics, gates, promoted=passed)
 
 

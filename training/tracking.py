@@ -136,5 +136,22 @@ def record_gates(client: MlflowClient, model_name: str, version: str, passed: bo
     client.set_model_version_tag(model_name, version, "pmed.gate_results", json.dumps(details)[:4000])
 
 
+def conclude_version(client: MlflowClient, model_name: str, version: str, gates: list[dict[str, Any]],
+                     alias: str = "champion") -> bool:
+    """The one ending of every training pipeline: verify the registered version as serving will, record its
+    gates, and move ``alias`` only if every gate passed. Returns whether the alias moved.
+
+    The failpoints bracket the two steps a crash must never half-do (see tests/training/test_crash.py).
+    """
+    failpoint("after_register")
+    verify_version(client, model_name, version)
+    passed = all(bool(g["passed"]) for g in gates)
+    record_gates(client, model_name, version, passed, gates)
+    if passed:
+        failpoint("before_alias")
+        set_alias(client, model_name, alias, version)
+    return passed
+
+
 def set_alias(client: MlflowClient, model_name: str, alias: str, version: str) -> None:
     client.set_registered_model_alias(model_name, alias, version)

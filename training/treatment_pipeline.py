@@ -99,7 +99,7 @@ def feature_spec(train: pd.DataFrame, model: TreatmentEffectModel) -> dict[str, 
 
 def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings) -> TreatmentOutcome:
     """Log the run with its bundle to MLflow, register a version and point ``champion`` at it if the gates pass."""
-    from training.tracking import configure_mlflow, log_and_register, record_gates, set_alias
+    from training.tracking import conclude_version, configure_mlflow, log_and_register
 
     client = configure_mlflow(settings)
     train = read_trial(train_dir)
@@ -120,8 +120,5 @@ def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings) -> 
               "passed": outcome.metrics["coverage_95"] >= 0.90},
              {"name": "policy_regret", "rule": "<= CPIC rule's", "value": outcome.metrics["policy_regret"],
               "passed": outcome.metrics["policy_regret"] <= outcome.metrics["cpic_regret"]}]
-    passed = all(g["passed"] for g in gates)
-    record_gates(client, MODEL_NAME, logged.version, passed, gates)
-    if passed:
-        set_alias(client, MODEL_NAME, "champion", logged.version)
+    passed = conclude_version(client, MODEL_NAME, logged.version, gates)  # verified before the alias may move
     return TreatmentOutcome(outcome.model, outcome.metrics, outcome.policies, logged.run_id, logged.version, passed)
