@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from pmed.settings import Settings
-from serving.app import create_app
 from serving.auth import issue_key
 from tests.conftest import REPO, write_feature_table
+from tests.serving.helpers import ready_client
 from training.pipeline import train_from_spec
 
 CANARY = "CANARY-7f3a9-PATIENT"
@@ -35,11 +34,7 @@ def api_keys(trained_home: Settings) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def client(trained_home: Settings, api_keys: dict[str, str]) -> Iterator[TestClient]:
-    with TestClient(create_app(trained_home)) as test_client:
-        deadline = time.monotonic() + 60
-        while test_client.get("/ready").status_code != 200:
-            assert time.monotonic() < deadline, "model never became ready"
-            time.sleep(0.2)
+    with ready_client(trained_home) as test_client:
         yield test_client
 
 

@@ -88,3 +88,15 @@ def example_rows(features: list[dict], n: int) -> tuple[list[dict], np.ndarray]:
         patients.append({"patient_id": f"load-{i}", "features": values})
     X = np.array([[p["features"][name] for name in names] for p in patients], dtype=float)
     return patients, X
+
+
+@contextmanager
+def ready_client(settings) -> Iterator:  # noqa: ANN001 - pmed Settings
+    """A TestClient over ``create_app(settings)`` once its background loader has every served model in."""
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        wait_for(lambda: client.get("/ready").status_code == 200, timeout=60, what="models ready")
+        yield client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from features.sim.trial import read_trial, simulate_trial
 from pmed.settings import Settings
-from serving.app import create_app
+from tests.serving.helpers import ready_client
 from tests.serving.conftest import CANARY, auth
 from training.treatment_effect import LearnerParams
 from training.tracking import configure_mlflow, set_alias
@@ -41,11 +40,7 @@ def both_served(trained_home: Settings, trial_dirs: dict[str, Path], api_keys: d
     if not registered.promoted:  # a 3,000-patient trial may not beat the CPIC rule; serve it anyway (forced)
         set_alias(configure_mlflow(trained_home), MODEL_NAME, "champion", registered.version)
     settings = trained_home.model_copy(update={"served_models": ["cad_risk", MODEL_NAME]})
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/ready").status_code != 200:
-            assert time.monotonic() < deadline, "models never became ready"
-            time.sleep(0.2)
+    with ready_client(settings) as client:
         yield client
 
 

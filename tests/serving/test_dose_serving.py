@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,11 +23,11 @@ from pmed.calibration import SigmoidCalibrator
 from pmed.cli import app as cli
 from pmed.registry import download_version, registry_client, version_for_alias
 from pmed.settings import Settings
-from serving.app import create_app
 from serving.auth import issue_key
 from serving.dose import cyp2c9_genotype, iwpc_inputs, vkorc1_1639_genotype
 from serving.registry import VerificationError, served_model_from_bundle
 from tests.conftest import REPO, write_feature_table
+from tests.serving.helpers import ready_client
 from tests.serving.conftest import auth
 from training.dose_baselines import PHARMACOGENETIC, iwpc_dose
 from training.pipeline import train_from_spec
@@ -75,11 +74,7 @@ def keys(home: Settings) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def served(home: Settings, keys: dict[str, str]) -> Iterator[TestClient]:
-    with TestClient(create_app(home)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/ready").status_code != 200:
-            assert time.monotonic() < deadline, "models never became ready"
-            time.sleep(0.1)
+    with ready_client(home) as client:
         yield client
 
 
