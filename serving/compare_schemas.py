@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.schemas import PatientIn
+from serving.dose_schemas import DoseEstimate, DoseExplanation
+from serving.schemas import Flag, PatientIn
 
 
 class _Body(BaseModel):
@@ -80,3 +81,41 @@ class WhatIfResponse(BaseModel):
     changed: list[str]
     interpretation: Literal["associational"] = "associational"
     caveat: str
+
+
+class DoseStrategy(BaseModel):
+    """One way to choose the starting dose, labelled with who computes it, set against the model's dose."""
+
+    strategy: Literal["iwpc_pharmacogenetic", "iwpc_clinical", "fixed_35mg_week"]
+    source: str = Field(description="Who computes this dose (never the model)")
+    dose_mg_week: float | None = Field(description="null when an input the algorithm needs is missing")
+    dose_mg_day: float | None
+    dose_band: Literal["low", "intermediate", "high"] | None
+    difference_from_model_mg_week: float | None = Field(description="This dose minus the model's; null when "
+                                                                    "either is unavailable")
+    within_model_interval: bool | None = Field(description="Whether this dose lies inside the model's "
+                                                           "prediction interval")
+    note: str | None = Field(None, description="Why the dose is missing, or a caveat for this patient")
+
+
+class DoseComparison(BaseModel):
+    patient_id: str
+    model_dose: DoseEstimate = Field(description="The model's dose with its prediction interval (null dose when "
+                                                 "it abstains)")
+    strategies: list[DoseStrategy] = Field(description="IWPC pharmacogenetic, IWPC clinical, fixed 35 mg/week")
+    explanation: DoseExplanation | None = Field(description="Exact drivers of the model's dose")
+    missing_features: list[str]
+    flags: list[Flag] = []
+    abstained: bool = False
+    abstain_reason: str | None = None
+
+
+class DoseComparisonResponse(BaseModel):
+    request_id: str
+    model: str
+    version: str
+    alias: str
+    task: Literal["dose_regression"] = "dose_regression"
+    unit: Literal["mg/week"] = "mg/week"
+    caveat: str
+    comparisons: list[DoseComparison]

@@ -14,6 +14,7 @@ from serving.audit import AuditError, AuditLog
 from serving.compare_schemas import (
     CompareRequest,
     CompareResponse,
+    DoseComparisonResponse,
     Driver,
     PatientComparison,
     Recommendation,
@@ -21,6 +22,8 @@ from serving.compare_schemas import (
     WhatIfRequest,
     WhatIfResponse,
 )
+from serving.dose import DOSE_TASK, inconsistent_inputs
+from serving.dose_compare import dose_comparisons
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, require_roles
 from serving.limits import prediction_slot
 from serving.registry import ServedModel
@@ -45,9 +48,7 @@ router = APIRouter(prefix="/v1", tags=["treatment"], responses={401: {"model": E
 def effect_model(model: ServedModel) -> TreatmentEffectModel:
     """The served version's ensemble, read once from its verified bundle files."""
     if "treatment" not in model.bundle.feature_spec:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is not a treatment-response model" + (
-            f"; a dose model's dose, interval and IWPC dose come from POST /v1/models/{model.name}/predict"
-            if model.task == "dose_regression" else ""))
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is not a treatment-response model")
     key = (model.name, model.version)
     if key not in _effect_models:
         _effect_models.clear()  # one version per model is served; drop the old one
@@ -55,13 +56,16 @@ def effect_model(model: ServedModel) -> TreatmentEffectModel:
     return _effect_models[key]
 
 
-@router.post("/models/{name}/compare-treatments", response_model=CompareResponse,
+@router.post("/models/{name}/compare-treatments", response_model=CompareResponse | DoseComparisonResponse,
              dependencies=[require_roles(*ROLES), Depends(prediction_slot)], responses=_ERRORS)
 def compare_treatments(body: CompareRequest, request: Request, caller: CallerDep, model: ServedModelDep,
-                       audit: AuditDep, metrics: MetricsDep) -> CompareResponse:
-    """Predicted outcome under each treatment, the difference with its 95% interval, its drivers, and the
-    CPIC recommendation beside the model's."""
+                       audit: AuditDep, metrics: MetricsDep) -> CompareResponse | DoseComparisonResponse:
+    """Treatment-response model: predicted outcome under each treatment, the difference with its 95%
+    interval, its drivers, and the CPIC recommendation beside the model's. Dose model (warfarin): the
+    model's dose with its interval beside the IWPC pharmacogenetic, IWPC clinical and fixed doses."""
     _check_batch(request, len(body.patients))
+    if model.task == DOSE_TASK:
+        return _compare_doses(body, caller, model, audit, metrics)
     effects = effect_model(model)
     spec = model.bundle.feature_spec
     covariates = [f for f in model.features if f["name"] != spec["treatment"]["feature"]]
@@ -81,6 +85,24 @@ def compare_treatments(body: CompareRequest, request: Request, caller: CallerDep
                                             f"{effects.interval_k:.2f} with a floor of {effects.interval_c:.4f}, "
                                             "calibrated on a simulated trial with known effects"),
                            comparisons=comparisons)
+
+
+def _compare_doses(body: CompareRequest, caller, model: ServedModel, audit: AuditLog,  # noqa: ANN001
+                   metrics) -> DoseComparisonResponse:  # noqa: ANN001
+    names = model.bundle.feature_names
+    X = _rows(model.features, [p.features for p in body.patients], model.name)
+    errors = inconsistent_inputs(X, names)
+    if errors:
+        raise RequestValidationError(errors)
+    comparisons = dose_comparisons(model, [p.patient_id for p in body.patients], X)
+    request_id = uuid.uuid4().hex
+    _audit(audit, metrics, [{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
+                             "model": model.name, "version": model.version, "alias": model.alias,
+                             "patient_key": audit.pseudonym(p.patient_id),
+                             "outcome": "abstained" if c.abstained else "compared", "kind": "compare-treatments"}
+                            for p, c in zip(body.patients, comparisons)])
+    return DoseComparisonResponse(request_id=request_id, model=model.name, version=model.version, alias=model.alias,
+                                  caveat=model.bundle.feature_spec.get("intended_use", ""), comparisons=comparisons)
 
 
 def _comparison(patient_id: str, i: int, x: np.ndarray, covariates: list[dict], spec: dict, pred, contribs: np.ndarray

@@ -172,8 +172,8 @@ def test_the_wrong_request_shape_or_route_never_gets_a_number(served: TestClient
     assert fields["ldl_mg_dl"] == "extra_forbidden" and fields["age_decade"] == "missing"
     other = served.post("/v1/models/cad_risk/predict", json=dose_shaped, headers=headers)
     assert other.status_code == 422 and "age_decade" in other.text
-    compare = served.post(f"/v1/models/{DOSE}/compare-treatments", json=dose_shaped, headers=headers)
-    assert compare.status_code == 404 and "predict" in compare.json()["detail"]
+    compare = served.post(f"/v1/models/{DOSE}/compare-treatments", json=risk_shaped, headers=headers)
+    assert compare.status_code == 422 and "age_decade" in compare.text
     what_if = served.post(f"/v1/models/{DOSE}/what-if", headers=headers,
                           json={"patient": dose_shaped["patients"][0], "changes": {"amiodarone": 1}})
     assert what_if.status_code == 404 and "dose_regression" in what_if.json()["detail"]
@@ -186,6 +186,49 @@ def test_the_wrong_request_shape_or_route_never_gets_a_number(served: TestClient
     info = served.get(f"/v1/models/{DOSE}", headers=headers).json()
     assert info["task"] == "dose_regression" and info["horizon_years"] is None
     assert info["explanation_scale"].startswith("square root") and info["calibration"]["method"] == "dose_interval"
+
+
+@pytest.mark.slow
+def test_compare_treatments_sets_the_model_dose_beside_iwpc_clinical_and_fixed(
+        served: TestClient, keys: dict[str, str], home: Settings) -> None:
+    black = {**PATIENT_A, "race_black": 1}
+    untyped = {**PATIENT_A, "cyp2c9_star2_count": None, "cyp2c9_star3_count": None, "vkorc1_1639_a_count": None}
+    patients = [{"patient_id": f"CANARY-cmp-{i}", "features": f} for i, f in enumerate((PATIENT_A, black, untyped))]
+    headers = auth(keys["clinician"])
+    predicted = served.post(PREDICT, json={"patients": patients}, headers=headers)
+    compared = served.post(f"/v1/models/{DOSE}/compare-treatments", json={"patients": patients}, headers=headers)
+    assert compared.status_code == 200, compared.text
+    body = compared.json()
+    assert body["task"] == "dose_regression" and body["unit"] == "mg/week"
+    for answer, comparison in zip(predicted.json()["predictions"], body["comparisons"]):
+        assert comparison["model_dose"] == answer["model_dose"]  # predict and compare never disagree
+        assert comparison["explanation"] == answer["explanation"]
+    typed = body["comparisons"][0]
+    strategies = {s["strategy"]: s for s in typed["strategies"]}
+    assert list(strategies) == ["iwpc_pharmacogenetic", "iwpc_clinical", "fixed_35mg_week"]
+    assert all("not this model" in s["source"] for s in strategies.values())
+    assert strategies["iwpc_pharmacogenetic"]["dose_mg_week"] == pytest.approx(22.42590736, abs=1e-8)
+    clinical = (4.0376 - 0.2546 * 6 + 0.0118 * 170 + 0.0134 * 80) ** 2  # the published clinical formula by hand
+    assert strategies["iwpc_clinical"]["dose_mg_week"] == pytest.approx(clinical, rel=1e-9)
+    assert strategies["fixed_35mg_week"]["dose_mg_week"] == 35.0
+    dose, interval = typed["model_dose"]["dose_mg_week"], typed["model_dose"]["interval"]
+    for s in strategies.values():
+        assert s["difference_from_model_mg_week"] == pytest.approx(s["dose_mg_week"] - dose)
+        assert s["within_model_interval"] == (interval["low_mg_week"] <= s["dose_mg_week"] <= interval["high_mg_week"])
+    assert "African ancestry" in body["comparisons"][1]["strategies"][0]["note"]
+    assert typed["strategies"][0]["note"] is None
+    untyped_pgx = body["comparisons"][2]["strategies"][0]  # the algorithm's own "unknown" genotype terms
+    assert untyped_pgx["dose_mg_week"] == pytest.approx((4.7356 + 0.9357 + 0.8677 - 0.2188 - 0.4854) ** 2, abs=1e-8)
+    assert set(body["comparisons"][2]["missing_features"]) == {"cyp2c9_star2_count", "cyp2c9_star3_count",
+                                                               "vkorc1_1639_a_count"}
+    audit = [json.loads(line) for line in (home.audit_dir / "predictions.jsonl").read_text().splitlines()]
+    mine = [r for r in audit if r["request_id"] == body["request_id"]]
+    assert [r["kind"] for r in mine] == ["compare-treatments"] * 3
+    assert [r["outcome"] for r in mine] == ["abstained" if c["abstained"] else "compared" for c in body["comparisons"]]
+    no_weight = [{"patient_id": "CANARY-w", "features": {**PATIENT_A, "weight_kg": None}}]
+    refused = served.post(f"/v1/models/{DOSE}/compare-treatments", json={"patients": no_weight}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == "weight_kg"
+    assert "CANARY" not in (home.audit_dir / "predictions.jsonl").read_text()
 
 
 @pytest.mark.slow
