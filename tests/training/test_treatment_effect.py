@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features.sim.trial import FEATURES, read_trial, read_truth, simulate_trial
-from training.treatment_effect import LearnerParams, TreatmentEffectModel
+from training.treatment_effect import LearnerParams, TreatmentEffectModel, required_coverage
 from training.treatment_eval import cpic_rule, effect_metrics, policy_table
 from training.treatment_pipeline import matrix
 
@@ -33,6 +33,18 @@ def test_ticagrelor_helps_poor_metabolizers_on_average(fitted: tuple[TreatmentEf
     normal_no_bleed = ((table["cyp2c19_phenotype"] == "Normal Metabolizer") & (table["prior_bleeding"] == 0)).to_numpy()
     assert effect[poor].mean() < 0 and truth["true_effect"][poor].mean() < 0
     assert effect[poor].mean() < effect[normal_no_bleed].mean()
+
+
+def test_calibration_asks_for_the_margin_finite_data_needs(fitted: tuple[TreatmentEffectModel, Path]) -> None:
+    model, test = fitted
+    cal = test.parent / "cal"
+    pred = model.predict(matrix(read_trial(cal)))
+    tau = read_truth(cal)["true_effect"].to_numpy()
+    assert np.mean((pred.low <= tau) & (tau <= pred.high)) >= required_coverage(len(tau), 0.95, 0.95) > 0.95
+    # one-sided 95% Clopper-Pearson: 9,537 of 10,000 covered has a lower bound just above 0.95
+    assert required_coverage(10_000, 0.95, 0.95) == pytest.approx(0.9537)
+    assert required_coverage(100_000, 0.95, 0.95) < required_coverage(10_000, 0.95, 0.95) < required_coverage(500, 0.95, 0.95)
+    assert required_coverage(10_000, 0.95, 0.5) == pytest.approx(0.95, abs=2e-4)  # no confidence asked: no margin
 
 
 def test_calibrated_intervals_cover_fresh_patients(fitted: tuple[TreatmentEffectModel, Path]) -> None:
