@@ -1,17 +1,21 @@
 """The trial table: pmed's S-learner ensemble vs T/X/DR-learners and EconML's CausalForestDML, same data.
 
-    .venv/bin/python bench/treatment_bench.py [--patients 20000] [--seed 1] [--forest-trees 400] [--log]
+    .venv/bin/python bench/treatment_bench.py [--patients 20000] [--seed 1] [--seeds 5] [--forest-trees 400] [--log]
 
 Three simulated trials with disjoint seeds: fit (N), calibrate the interval (N/2), evaluate (N/2, fresh
 patients with known true effects). Fit times are single-threaded. Latency: one patient per call,
-in-process, effect + interval + TreeSHAP drivers, median over 200 calls. ``--log`` registers the model
-as antiplatelet_response in PMED_HOME's MLflow with these metrics.
+in-process, effect + interval + TreeSHAP drivers, median over 200 calls (and per patient in a batch
+of 100). ``--seeds K`` repeats pmed's fit/calibrate/evaluate on K seed triples (seed, seed + 1, ...) and
+prints the spread of PEHE and coverage: one draw says little about a coverage target. ``--log``
+registers the seed-``seed`` model as antiplatelet_response in PMED_HOME's MLflow, with the whole table
+(peers, policies, latency, seed spread) as metrics and ``reports/trial_table.json`` of that run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -85,6 +89,8 @@ def main() -> None:
         policies["CausalForestDML"] = (estimate < 0).astype(int)
         cf_ms = latency_ms(lambda: (cf.effect(Xf[:1]), cf.effect_interval(Xf[:1], alpha=0.05)), 50)
     pmed_ms = latency_ms(lambda: (model.predict(Xt[:1]), model.effect_contributions(Xt[:1])))
+    batch_ms = latency_ms(lambda: (model.predict(Xt[:100]), model.effect_contributions(Xt[:100])), 50) / 100
+    spread = seed_spread(args, root) if args.seeds > 1 else []
 
     print(f"\nTrial: {args.patients} train / {args.patients // 2} calibration / {args.patients // 2} test patients, "
           f"seed {args.seed}; outcome 1-year NACE; true effect SD {tau.std():.4f}; interval k {model.interval_k:.2f}, "
@@ -97,23 +103,82 @@ def main() -> None:
         print(f"| {name} | {m['pehe']:.4f} | {m['ate_abs_error']:.4f} | {m['spearman']:.3f} | {cov} | {width} | "
               f"{seconds:.1f} |")
     print("\n| policy | mean true 1-year risk | regret vs oracle | share given ticagrelor |\n|---|---|---|---|")
-    for row in policy_table(policies, truth["true_risk_clopidogrel"].to_numpy(), truth["true_risk_ticagrelor"].to_numpy()):
+    table = policy_table(policies, truth["true_risk_clopidogrel"].to_numpy(), truth["true_risk_ticagrelor"].to_numpy())
+    for row in table:
         print(f"| {row['policy']} | {row['value']:.4f} | {row['regret']:.4f} | {row['share_alternative']:.2f} |")
+    latency = {"pmed_ms_per_patient_one_row": pmed_ms, "pmed_ms_per_patient_batch_100": batch_ms,
+               "load_average": os.getloadavg()[0], "cores": os.cpu_count()}
+    if not args.skip_forest:
+        latency["causal_forest_dml_ms_one_row"] = cf_ms
     print(f"\nLatency per patient, in-process (effect + interval + drivers), load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: pmed {pmed_ms:.1f} ms"
-          + ("" if args.skip_forest else f"; CausalForestDML effect + interval {cf_ms:.1f} ms"))
+          f"{latency['load_average']:.1f} on {os.cpu_count()} cores: pmed {pmed_ms:.1f} ms one patient per call, "
+          f"{batch_ms:.2f} ms in batches of 100" + ("" if args.skip_forest else f"; CausalForestDML effect + interval "
+                                                                                f"{cf_ms:.1f} ms one patient per call"))
+    if spread:
+        print_spread(spread)
     if args.log:
         from pmed.settings import Settings
 
-        logged = register(outcome, dirs["train"], Settings())
+        report = {"args": vars(args), "estimators": [{"estimator": n, **m, "fit_seconds": s} for n, m, s in rows],
+                  "policies": table, "latency": latency, "seed_spread": spread}
+        logged = register(outcome, dirs["train"], Settings(), extra_metrics=table_metrics(report),
+                          extra_reports={"trial_table": report})
         print(f"MLflow run {logged.run_id}; registered antiplatelet_response version {logged.version}"
               + (" (champion)" if logged.promoted else " (gates failed: champion not moved)"))
+
+
+def seed_spread(args: argparse.Namespace, root: Path) -> list[dict[str, float]]:
+    """pmed's fit / calibrate / evaluate on ``args.seeds`` seed triples (the first is the main table's)."""
+    out = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        dirs = [root / f"spread-{seed}-{role}" for role in ("train", "calibration", "test")]
+        for folder, (n, s) in zip(dirs, ((args.patients, seed), (args.patients // 2, seed + 100),
+                                         (args.patients // 2, seed + 200))):
+            if not folder.exists():
+                simulate_trial(folder, n, s)
+        outcome = fit_and_evaluate(*dirs, LearnerParams())
+        out.append({"seed": seed, "interval_k": outcome.model.interval_k, "interval_c": outcome.model.interval_c,
+                    **{k: outcome.metrics[k] for k in ("pehe", "coverage_95", "mean_width", "policy_regret",
+                                                       "cpic_regret")}})
+        print(f"  seed {seed}: PEHE {out[-1]['pehe']:.4f}, coverage {out[-1]['coverage_95']:.3f}", flush=True)
+    return out
+
+
+def print_spread(spread: list[dict[str, float]]) -> None:
+    print(f"\npmed over {len(spread)} seed triples (fresh trials each; interval calibrated on each triple's own "
+          "calibration trial):\n")
+    print("| seed | k | c | PEHE | 95% coverage | mean width | regret | CPIC regret |\n|---|---|---|---|---|---|---|---|")
+    for r in spread:
+        print(f"| {r['seed']} | {r['interval_k']:.2f} | {r['interval_c']:.4f} | {r['pehe']:.4f} | {r['coverage_95']:.3f} "
+              f"| {r['mean_width']:.4f} | {r['policy_regret']:.4f} | {r['cpic_regret']:.4f} |")
+    cov = np.array([r["coverage_95"] for r in spread])
+    pehe = np.array([r["pehe"] for r in spread])
+    print(f"| mean (min-max) | | | {pehe.mean():.4f} ({pehe.min():.4f}-{pehe.max():.4f}) | {cov.mean():.3f} "
+          f"({cov.min():.3f}-{cov.max():.3f}) | | | |")
+
+
+def table_metrics(report: dict) -> dict[str, float]:
+    """The bench table as flat MLflow metrics: ``bench.<estimator>.<metric>``, ``bench.policy.<rule>.regret``."""
+    def slug(name: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60]
+
+    out = {f"bench.{slug(r['estimator'])}.{k}": float(v) for r in report["estimators"] for k, v in r.items()
+           if k != "estimator" and isinstance(v, int | float)}
+    out |= {f"bench.policy.{slug(r['policy'])}.regret": float(r["regret"]) for r in report["policies"]}
+    out |= {f"bench.latency.{k}": float(v) for k, v in report["latency"].items()}
+    if report["seed_spread"]:
+        cov = [r["coverage_95"] for r in report["seed_spread"]]
+        out |= {"bench.seeds.coverage_95_mean": float(np.mean(cov)), "bench.seeds.coverage_95_min": float(np.min(cov)),
+                "bench.seeds.pehe_mean": float(np.mean([r["pehe"] for r in report["seed_spread"]])),
+                "bench.seeds.n": float(len(cov))}
+    return out
 
 
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=1, help="repeat pmed on this many seed triples (spread)")
     parser.add_argument("--forest-trees", type=int, default=400)
     parser.add_argument("--skip-forest", action="store_true", help="without econml (a dev-only dependency)")
     parser.add_argument("--log", action="store_true", help="log and register the model in PMED_HOME's MLflow")

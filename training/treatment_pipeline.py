@@ -97,8 +97,14 @@ def feature_spec(train: pd.DataFrame, model: TreatmentEffectModel) -> dict[str, 
                           "outcome": model.outcome, "interval_k": model.interval_k, "interval_c": model.interval_c}}
 
 
-def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings) -> TreatmentOutcome:
-    """Log the run with its bundle to MLflow, register a version and point ``champion`` at it if the gates pass."""
+def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings,
+             extra_metrics: dict[str, float] | None = None,
+             extra_reports: dict[str, Any] | None = None) -> TreatmentOutcome:
+    """Log the run with its bundle to MLflow, register a version and point ``champion`` at it if the gates pass.
+
+    ``extra_metrics`` and ``extra_reports`` carry what a caller measured beside the model (the bench's
+    peers, policies and latency), so one run holds the whole comparison.
+    """
     from training.tracking import conclude_version, configure_mlflow, log_and_register
 
     client = configure_mlflow(settings)
@@ -113,8 +119,9 @@ def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings) -> 
         example = pd.DataFrame([{f["name"]: f["example"] for f in spec["features"]}])
         logged = log_and_register(model_name=MODEL_NAME, bundle_dir=work / "bundle", spec_path=spec_path,
                                   params={f"learner.{k}": v for k, v in asdict(outcome.model.params).items()},
-                                  metrics=outcome.metrics, tags={"pmed.model": MODEL_NAME},
-                                  reports={"policies": {"rows": outcome.policies}}, files={},
+                                  metrics={**outcome.metrics, **(extra_metrics or {})},
+                                  tags={"pmed.model": MODEL_NAME},
+                                  reports={"policies": {"rows": outcome.policies}, **(extra_reports or {})}, files={},
                                   input_example=example)
     gates = [{"name": "coverage_95", "rule": ">= 0.90", "value": outcome.metrics["coverage_95"],
               "passed": outcome.metrics["coverage_95"] >= 0.90},

@@ -81,10 +81,16 @@ def compare_treatments(body: CompareRequest, request: Request, caller: CallerDep
                              "model_recommendation": c.model_recommendation.treatment or "none"}
                             for p, c in zip(body.patients, comparisons)])
     return CompareResponse(request_id=request_id, model=model.name, version=model.version, alias=model.alias,
-                           interval_method=(f"bootstrap ensemble of {len(effects.boosters_) - 1} boosters, SD x "
-                                            f"{effects.interval_k:.2f} with a floor of {effects.interval_c:.4f}, "
-                                            "calibrated on a simulated trial with known effects"),
+                           interval_method=interval_method(effects),
                            comparisons=comparisons)
+
+
+def interval_method(effects: TreatmentEffectModel) -> str:
+    bootstrap = f"bootstrap ensemble of {len(effects.boosters_) - 1} boosters"
+    if effects.interval_k == 1.0 and effects.interval_c == 0.0:
+        return f"{bootstrap}, uncalibrated: sampling variance only, so it may cover less than 95%"
+    return (f"{bootstrap}, SD x {effects.interval_k:.2f} with a floor of {effects.interval_c:.4f}, calibrated to "
+            "95% coverage (with 95% confidence) on a simulated trial with known effects")
 
 
 def _compare_doses(body: CompareRequest, caller, model: ServedModel, audit: AuditLog,  # noqa: ANN001
