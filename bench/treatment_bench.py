@@ -29,16 +29,16 @@ from training.treatment_learners import dr_learner, t_learner, x_learner
 from training.treatment_pipeline import fit_and_evaluate, matrix, register
 
 
-def forest(X: np.ndarray, t: np.ndarray, y: np.ndarray, trees: int):  # noqa: ANN201 (econml estimator)
+def forest(X: np.ndarray, t: np.ndarray, y: np.ndarray, trees: int, binary: bool = True):  # noqa: ANN201
     """EconML CausalForestDML with XGBoost outcome nuisance, known 1:1 propensity (as in reference A2)."""
     import xgboost as xgb
     from econml.dml import CausalForestDML
     from sklearn.dummy import DummyClassifier
 
-    model = CausalForestDML(model_y=xgb.XGBClassifier(n_estimators=300, max_depth=4, learning_rate=0.05,
-                                                      subsample=0.8, n_jobs=1),
+    nuisance = {"n_estimators": 300, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8, "n_jobs": 1}
+    model = CausalForestDML(model_y=xgb.XGBClassifier(**nuisance) if binary else xgb.XGBRegressor(**nuisance),
                             model_t=DummyClassifier(strategy="prior"), discrete_treatment=True,
-                            discrete_outcome=True, cv=2, n_estimators=trees, n_jobs=1, random_state=0)
+                            discrete_outcome=binary, cv=2, n_estimators=trees, n_jobs=1, random_state=0)
     return model.fit(y, t, X=np.nan_to_num(X, nan=-1.0))  # the forest takes no NaN: -1 = phenotype uncalled
 
 
@@ -91,6 +91,7 @@ def main() -> None:
     pmed_ms = latency_ms(lambda: (model.predict(Xt[:1]), model.effect_contributions(Xt[:1])))
     batch_ms = latency_ms(lambda: (model.predict(Xt[:100]), model.effect_contributions(Xt[:100])), 50) / 100
     spread = seed_spread(args, root) if args.seeds > 1 else []
+    continuous = continuous_rows(args, dirs)
 
     print(f"\nTrial: {args.patients} train / {args.patients // 2} calibration / {args.patients // 2} test patients, "
           f"seed {args.seed}; outcome 1-year NACE; true effect SD {tau.std():.4f}; interval k {model.interval_k:.2f}, "
@@ -114,17 +115,56 @@ def main() -> None:
           f"{latency['load_average']:.1f} on {os.cpu_count()} cores: pmed {pmed_ms:.1f} ms one patient per call, "
           f"{batch_ms:.2f} ms in batches of 100" + ("" if args.skip_forest else f"; CausalForestDML effect + interval "
                                                                                 f"{cf_ms:.1f} ms one patient per call"))
+    print("\nContinuous variant: on-treatment platelet reactivity (PRU units; same patients, true effect SD "
+          f"{read_truth(dirs['test'])['true_effect_pru'].std():.1f}):\n")
+    print("| estimator | PEHE | ATE abs. error | Spearman | 95% coverage | mean width | fit s (1 thread) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, m, seconds in continuous:
+        cov = f"{m['coverage_95']:.3f}" if "coverage_95" in m else "-"
+        width = f"{m['mean_width']:.2f}" if "mean_width" in m else "-"
+        print(f"| {name} | {m['pehe']:.2f} | {m['ate_abs_error']:.2f} | {m['spearman']:.3f} | {cov} | {width} | "
+              f"{seconds:.1f} |")
     if spread:
         print_spread(spread)
     if args.log:
         from pmed.settings import Settings
 
         report = {"args": vars(args), "estimators": [{"estimator": n, **m, "fit_seconds": s} for n, m, s in rows],
+                  "continuous_estimators": [{"estimator": n, **m, "fit_seconds": s} for n, m, s in continuous],
                   "policies": table, "latency": latency, "seed_spread": spread}
         logged = register(outcome, dirs["train"], Settings(), extra_metrics=table_metrics(report),
                           extra_reports={"trial_table": report})
         print(f"MLflow run {logged.run_id}; registered antiplatelet_response version {logged.version}"
               + (" (champion)" if logged.promoted else " (gates failed: champion not moved)"))
+
+
+def continuous_rows(args: argparse.Namespace, dirs: dict[str, Path]) -> list[tuple[str, dict[str, float], float]]:
+    """The same estimators on the continuous outcome (PRU): the ensemble calibrated on the calibration trial's
+    true PRU effects, the T/X/DR-learners, one effect for all, and the forest."""
+    train, cal, test = (read_trial(dirs[r]) for r in ("train", "calibration", "test"))
+    X, t, y = matrix(train), train["treated"].to_numpy(), train["pru"].to_numpy(dtype=np.float64)
+    Xt, tau = matrix(test), read_truth(dirs["test"])["true_effect_pru"].to_numpy()
+    start = time.perf_counter()
+    model = TreatmentEffectModel(list(FEATURES), "continuous", LearnerParams()).fit(X, t, y)
+    model.calibrate(matrix(cal), read_truth(dirs["calibration"])["true_effect_pru"].to_numpy())
+    pred = model.predict(Xt)
+    rows = [(f"pmed S-learner ensemble ({len(model.boosters_)} boosters)",
+             effect_metrics(pred.effect, tau, pred.low, pred.high), time.perf_counter() - start)]
+    for name, learner in (("T-learner", t_learner), ("X-learner", x_learner), ("DR-learner", dr_learner)):
+        start = time.perf_counter()
+        rows.append((name, effect_metrics(learner(X, t, y, LearnerParams(), "continuous")(Xt), tau),
+                     time.perf_counter() - start))
+    rows.append(("one effect for all (difference in means)",
+                 effect_metrics(np.full(len(tau), y[t == 1].mean() - y[t == 0].mean()), tau), 0.0))
+    if not args.skip_forest:
+        start = time.perf_counter()
+        cf = forest(X, t, y, args.forest_trees, binary=False)
+        fit = time.perf_counter() - start
+        Xf = np.nan_to_num(Xt, nan=-1.0)
+        low, high = (np.ravel(a) for a in cf.effect_interval(Xf, alpha=0.05))
+        rows.append((f"EconML CausalForestDML ({args.forest_trees} trees)",
+                     effect_metrics(np.ravel(cf.effect(Xf)), tau, low, high), fit))
+    return rows
 
 
 def seed_spread(args: argparse.Namespace, root: Path) -> list[dict[str, float]]:
@@ -164,6 +204,8 @@ def table_metrics(report: dict) -> dict[str, float]:
 
     out = {f"bench.{slug(r['estimator'])}.{k}": float(v) for r in report["estimators"] for k, v in r.items()
            if k != "estimator" and isinstance(v, int | float)}
+    out |= {f"bench.pru.{slug(r['estimator'])}.{k}": float(v) for r in report["continuous_estimators"]
+            for k, v in r.items() if k != "estimator" and isinstance(v, int | float)}
     out |= {f"bench.policy.{slug(r['policy'])}.regret": float(r["regret"]) for r in report["policies"]}
     out |= {f"bench.latency.{k}": float(v) for k, v in report["latency"].items()}
     if report["seed_spread"]:
