@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 import xgboost as xgb
 
+from pmed.progress import Advance
+
 OutcomeKind = Literal["binary", "continuous"]
 META_FILE = "treatment_effect.json"
 Z95 = 1.959963984540054
@@ -66,13 +68,19 @@ class TreatmentEffectModel:
     interval_c: float = 0.0  # bias floor, in effect units
     boosters_: list[xgb.Booster] = field(default_factory=list)  # [0] fitted on all rows, then bootstraps
 
-    def fit(self, X: np.ndarray, treated: np.ndarray, y: np.ndarray) -> TreatmentEffectModel:
+    def fit(self, X: np.ndarray, treated: np.ndarray, y: np.ndarray,
+            advance: Advance | None = None) -> TreatmentEffectModel:
+        """The full-data booster, then ``n_bootstrap`` on resamples; ``advance(1)`` after each (progress)."""
         rng = np.random.default_rng(self.params.seed)
         design = _design(X, treated)
         self.boosters_ = [self._fit_one(design, y, self.params.seed)]
         for b in range(self.params.n_bootstrap):
+            if advance:
+                advance(1)
             rows = rng.integers(0, len(y), len(y))
             self.boosters_.append(self._fit_one(design[rows], y[rows], self.params.seed + 1 + b))
+        if advance:
+            advance(1)
         return self
 
     def _fit_one(self, design: np.ndarray, y: np.ndarray, seed: int) -> xgb.Booster:

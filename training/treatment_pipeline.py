@@ -20,6 +20,7 @@ import pandas as pd
 from features.sim.trial import ARMS, FEATURES, read_trial, read_truth
 from pmed.bundle import write_bundle
 from pmed.calibration import SigmoidCalibrator
+from pmed.progress import progress_bar
 from pmed.settings import Settings
 from training.treatment_effect import LearnerParams, TreatmentEffectModel
 from training.treatment_eval import effect_metrics, policy_table, standard_policies
@@ -58,8 +59,9 @@ def fit_and_evaluate(train_dir: Path, calibration_dir: Path, test_dir: Path,
                      params: LearnerParams = LearnerParams()) -> TreatmentOutcome:
     """Fit on one trial, calibrate intervals on a second, score on a third (binary NACE outcome)."""
     train = read_trial(train_dir)
-    model = TreatmentEffectModel(list(FEATURES), "binary", params).fit(
-        matrix(train), train["treated"].to_numpy(), train["nace_1y"].to_numpy())
+    with progress_bar("effect boosters (full data + bootstrap)", params.n_bootstrap + 1) as advance:
+        model = TreatmentEffectModel(list(FEATURES), "binary", params).fit(
+            matrix(train), train["treated"].to_numpy(), train["nace_1y"].to_numpy(), advance)
     model.calibrate(matrix(read_trial(calibration_dir)), read_truth(calibration_dir)["true_effect"].to_numpy())
     metrics, policies = evaluate(model, read_trial(test_dir), read_truth(test_dir))
     return TreatmentOutcome(model, metrics, policies)
