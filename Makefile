@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install pmed with its test tools
 
-run: $(STAMP) ## simulate the demo cohort, build features, train + promote both models, serve on :8000
+run: $(STAMP) ## simulate the demo cohort and trial, build features, train + promote the three demo models, serve on :8000
 	$(BIN)/pmed demo
 
 serve: $(STAMP) ## serve the current champions without retraining

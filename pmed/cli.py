@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -26,6 +27,8 @@ data_app = typer.Typer(help="Prepare public cohorts as training tables (offline)
 app.add_typer(data_app, name="data")
 
 DEMO_SPECS = ("cad_risk.yaml", "t2d_risk.yaml")
+DEMO_TRIALS = (("train", 20000, 1), ("cal", 10000, 101), ("test", 10000, 201))  # as in README and docs/treatment.md
+TREATMENT_MODEL = "antiplatelet_response"
 
 
 def _say(message: str) -> None:
@@ -344,7 +347,7 @@ def serve(
     base = f"http://{host or settings.host}:{port or settings.port}"
     _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on {base} (OpenAPI docs at /docs)")
     for name in settings.served_models:
-        _say(f"clinician page (in a browser, sign in with a clinician key): {base}/clinician/{name}")
+        _say(f"clinician page (risk models; in a browser, sign in with a clinician key): {base}/clinician/{name}")
     run_server(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
@@ -352,7 +355,8 @@ def serve(
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API at the end")] = True,
 ) -> None:
-    """`make run`: simulate, build features, train and promote both models, then serve (reusing what exists)."""
+    """`make run`: simulate, build features, train and promote both risk models and the antiplatelet
+    treatment-response model, then serve (reusing what exists)."""
     from pmed.registry import version_for_alias
     from training.tracking import configure_mlflow
 
@@ -373,12 +377,33 @@ def demo(
             train(spec=settings.models_dir / spec_file, features=None, table=None)
         else:
             _say(f"reusing {name} champion (version {current.version})")
-    _issue_demo_key(settings)
+    with_trial = _demo_trial(settings)
+    _issue_demo_key(settings, with_trial)
     if serve_after:
+        if with_trial and settings.served_models == Settings.model_fields["served_models"].default:
+            os.environ["PMED_SERVED_MODELS"] = json.dumps([*settings.served_models, TREATMENT_MODEL])
         serve(host=None, port=None)
 
 
-def _issue_demo_key(settings: Settings) -> None:
+def _demo_trial(settings: Settings) -> bool:
+    """The simulated antiplatelet trial and its treatment-response model; True when it has a champion to serve."""
+    from pmed.registry import version_for_alias
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(settings)
+    current = version_for_alias(client, TREATMENT_MODEL, "champion")
+    if current is not None:
+        _say(f"reusing {TREATMENT_MODEL} champion (version {current.version})")
+        return True
+    folders = {role: settings.demo_trial_dir / role for role, _, _ in DEMO_TRIALS}
+    for role, patients, seed in DEMO_TRIALS:
+        if not (folders[role] / "trial.csv").is_file():
+            simulate_trial_cmd(out=folders[role], patients=patients, seed=seed)
+    train_treatment(trial=folders["train"], calibration=folders["cal"], test=folders["test"])
+    return version_for_alias(client, TREATMENT_MODEL, "champion") is not None
+
+
+def _issue_demo_key(settings: Settings, with_trial: bool = False) -> None:
     from serving.auth import issue_key
 
     given = settings.demo_api_key.get_secret_value() if settings.demo_api_key else None
@@ -392,6 +417,9 @@ def _issue_demo_key(settings: Settings) -> None:
     typer.echo(f'  curl -s -H "Authorization: Bearer {key}" -H "Content-Type: application/json" '
                f"-d @{_example_request(settings)} {base}/v1/models/cad_risk/predict")
     typer.echo(f"  {base}/clinician/cad_risk   (the clinician page, in a browser; sign in with this key)")
+    if with_trial:
+        typer.echo(f'  curl -s -H "Authorization: Bearer {key}" -H "Content-Type: application/json" '
+                   f"-d @{_example_trial_request(settings)} {base}/v1/models/{TREATMENT_MODEL}/compare-treatments")
 
 
 def _example_request(settings: Settings) -> Path:
@@ -411,6 +439,19 @@ def _example_request(settings: Settings) -> Path:
         spec = read_bundle(download_version(client, "cad_risk", str(mv.version), Path(tmp))).feature_spec
     body = {"patients": [{"patient_id": "demo-patient-1",
                           "features": {f["name"]: f["example"] for f in spec["features"]}}]}
+    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _example_trial_request(settings: Settings) -> Path:
+    """A compare-treatments body: one patient of the demo test trial (a CYP2C19 intermediate metabolizer)."""
+    from features.sim.trial import FEATURES, read_trial
+
+    test = read_trial(settings.demo_trial_dir / "test")
+    row = test[test["cyp2c19_phenotype"] == "Intermediate Metabolizer"].iloc[0]
+    features = {name: None if row[name] != row[name] else float(row[name]) for name in FEATURES}
+    path = settings.resolved_home / "demo-compare-request.json"
+    body = {"patients": [{"patient_id": "demo-trial-patient-1", "features": features}]}
     path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return path
 

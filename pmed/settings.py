@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         return self.data_dir / "raw" / "demo"
 
     @property
+    def demo_trial_dir(self) -> Path:
+        return self.data_dir / "trial" / "demo"
+
+    @property
     def demo_features_dir(self) -> Path:
         return self.data_dir / "features" / "demo"
 
