@@ -96,13 +96,7 @@ def main() -> None:
     print(f"\nTrial: {args.patients} train / {args.patients // 2} calibration / {args.patients // 2} test patients, "
           f"seed {args.seed}; outcome 1-year NACE; true effect SD {tau.std():.4f}; interval k {model.interval_k:.2f}, "
           f"c {model.interval_c:.4f}\n")
-    print("| estimator | PEHE | ATE abs. error | Spearman | 95% coverage | mean width | fit s (1 thread) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, m, seconds in rows:
-        cov = f"{m['coverage_95']:.3f}" if "coverage_95" in m else "-"
-        width = f"{m['mean_width']:.4f}" if "mean_width" in m else "-"
-        print(f"| {name} | {m['pehe']:.4f} | {m['ate_abs_error']:.4f} | {m['spearman']:.3f} | {cov} | {width} | "
-              f"{seconds:.1f} |")
+    print_estimators(rows, decimals=4)
     print("\n| policy | mean true 1-year risk | regret vs oracle | share given ticagrelor |\n|---|---|---|---|")
     table = policy_table(policies, truth["true_risk_clopidogrel"].to_numpy(), truth["true_risk_ticagrelor"].to_numpy())
     for row in table:
@@ -117,13 +111,7 @@ def main() -> None:
                                                                                 f"{cf_ms:.1f} ms one patient per call"))
     print("\nContinuous variant: on-treatment platelet reactivity (PRU units; same patients, true effect SD "
           f"{read_truth(dirs['test'])['true_effect_pru'].std():.1f}):\n")
-    print("| estimator | PEHE | ATE abs. error | Spearman | 95% coverage | mean width | fit s (1 thread) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, m, seconds in continuous:
-        cov = f"{m['coverage_95']:.3f}" if "coverage_95" in m else "-"
-        width = f"{m['mean_width']:.2f}" if "mean_width" in m else "-"
-        print(f"| {name} | {m['pehe']:.2f} | {m['ate_abs_error']:.2f} | {m['spearman']:.3f} | {cov} | {width} | "
-              f"{seconds:.1f} |")
+    print_estimators(continuous, decimals=2)
     if spread:
         print_spread(spread)
     if args.log:
@@ -136,6 +124,17 @@ def main() -> None:
                           extra_reports={"trial_table": report})
         print(f"MLflow run {logged.run_id}; registered antiplatelet_response version {logged.version}"
               + (" (champion)" if logged.promoted else " (gates failed: champion not moved)"))
+
+
+def print_estimators(rows: list[tuple[str, dict[str, float], float]], decimals: int) -> None:
+    """One markdown table of estimators; effect-scale figures with ``decimals`` places."""
+    print("| estimator | PEHE | ATE abs. error | Spearman | 95% coverage | mean width | fit s (1 thread) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, m, seconds in rows:
+        cov = f"{m['coverage_95']:.3f}" if "coverage_95" in m else "-"
+        width = f"{m['mean_width']:.{decimals}f}" if "mean_width" in m else "-"
+        print(f"| {name} | {m['pehe']:.{decimals}f} | {m['ate_abs_error']:.{decimals}f} | {m['spearman']:.3f} | {cov} "
+              f"| {width} | {seconds:.1f} |")
 
 
 def continuous_rows(args: argparse.Namespace, dirs: dict[str, Path]) -> list[tuple[str, dict[str, float], float]]:

@@ -14,7 +14,7 @@ import numpy as np
 import xgboost as xgb
 
 from serving import risk_points
-from serving.concepts import concept_of, direction, group_concepts
+from serving.concepts import ConceptPlan, direction, group_concepts
 from serving.explain import SCALE, Explained
 from serving.flags import Assessment, assess
 from serving.registry import ServedModel
@@ -22,6 +22,7 @@ from serving.schemas import Contribution, Explanation, PatientPrediction, RiskPo
 
 Category = Literal["low", "intermediate", "high"]
 _BOUNDS: weakref.WeakKeyDictionary[xgb.Booster, tuple[np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[xgb.Booster, ConceptPlan] = weakref.WeakKeyDictionary()
 
 
 def risk_category(risk: float, feature_spec: dict[str, Any]) -> Category | None:
@@ -48,16 +49,17 @@ def patient_prediction(model: ServedModel, patient_id: str, row: np.ndarray, exp
                                   explained.risk[i:i + 1])
     by_feature = points.points[0]
     baseline = float(points.baseline_risk[0])
+    plan = _concept_plan(model)
     return PatientPrediction(
         patient_id=patient_id, risk=risk, risk_percent=round(100 * risk, 2),
         risk_category=risk_category(risk, spec), horizon_years=horizon, missing_features=missing,
         explanation=Explanation(scale=SCALE, base_value=float(explained.base_value[i]),
                                 margin=float(explained.margin[i]),
-                                contributions=_contributions(features, row, phi, by_feature)),
+                                contributions=_contributions(plan, row, phi, by_feature)),
         risk_points=RiskPointsSummary(scale=risk_points.SCALE, method=risk_points.METHOD, baseline_risk=baseline,
                                       baseline_percent=round(100 * baseline, 2),
                                       total_points=100 * (risk - baseline)),
-        concepts=group_concepts(features, row, phi, by_feature, horizon),
+        concepts=group_concepts(features, row, phi, by_feature, horizon, plan),
         flags=assessment.flags)
 
 
@@ -87,6 +89,15 @@ def _assessed(model: ServedModel, row: np.ndarray) -> tuple[list[str], Assessmen
     return missing, assess(model.bundle.feature_spec, row)
 
 
+def _concept_plan(model: ServedModel) -> ConceptPlan:
+    """The served version's features grouped by concept, with their texts; built once per booster."""
+    booster = model.bundle.booster
+    plan = _PLANS.get(booster)
+    if plan is None:
+        plan = _PLANS[booster] = ConceptPlan.of(model.features)
+    return plan
+
+
 def _flag_bounds(model: ServedModel) -> tuple[np.ndarray, np.ndarray]:
     """Per feature, the narrowest range inside which ``serving.flags._value_flag`` raises nothing: the
     training min/max and, for continuous features, the training p01/p99. Computed once per booster."""
@@ -113,12 +124,10 @@ def _abstained(patient_id: str, horizon: float, missing: list[str], assessment: 
                              abstained=True, abstain_reason=assessment.abstain_reason)
 
 
-def _contributions(features: list[dict[str, Any]], row: np.ndarray, phi: np.ndarray,
-                   points: np.ndarray) -> list[Contribution]:
+def _contributions(plan: ConceptPlan, row: np.ndarray, phi: np.ndarray, points: np.ndarray) -> list[Contribution]:
     values, phi_list, points_list = row.tolist(), phi.tolist(), points.tolist()
     contributions = [
-        Contribution(feature=f["name"], display_name=f["display_name"], value=None if math.isnan(v) else v,
-                     unit=f["unit"], source=f["source"], concept=concept_of(f), contribution=c, risk_points=p,
-                     direction=direction(c))
-        for f, v, c, p in zip(features, values, phi_list, points_list)]
+        Contribution(feature=f.name, display_name=f.display_name, value=None if math.isnan(v) else v, unit=f.unit,
+                     source=f.source, concept=f.concept, contribution=c, risk_points=p, direction=direction(c))
+        for f, v, c, p in zip(plan.features, values, phi_list, points_list)]
     return sorted(contributions, key=lambda c: abs(c.contribution), reverse=True)
