@@ -87,20 +87,47 @@ def simulate_trial_cmd(
 
 @app.command("train-treatment")
 def train_treatment(
-    trial: Annotated[Path, typer.Option(help="Trial to fit on (from `pmed simulate-trial`)")],
-    calibration: Annotated[Path, typer.Option(help="A second trial (other seed) to calibrate the 95% interval")],
-    test: Annotated[Path, typer.Option(help="A third trial (other seed) to evaluate on")],
+    trial: Annotated[Path, typer.Option(help="Randomised trial to fit on (pmed's trial format, docs/treatment.md)")],
+    calibration: Annotated[Path | None, typer.Option(
+        help="Simulated trial with truth.csv (other seed) to calibrate the 95% interval; a real trial has none")] = None,
+    test: Annotated[Path | None, typer.Option(
+        help="Trial to evaluate on; without it a held-out share of --trial is used")] = None,
+    holdout: Annotated[float, typer.Option(help="Share of --trial held out for evaluation when --test is not given")
+                       ] = 0.3,
 ) -> None:
-    """Fit the antiplatelet_response S-learner ensemble, evaluate, log to MLflow, register; champion if gated in."""
-    from training.treatment_pipeline import fit_and_evaluate, register
+    """Fit the antiplatelet_response S-learner ensemble, evaluate, log to MLflow, register; champion if gated in.
 
-    for folder in (trial, calibration, test):
+    Simulated trials (truth.csv beside trial.csv) are scored against the true effects; a real trial by what
+    randomisation supports on held-out patients (each rule's estimated 1-year risk, the effect-ranking check).
+    """
+    from training.treatment_pipeline import fit_and_evaluate, gates_for, register
+
+    for folder in (f for f in (trial, calibration, test) if f is not None):
         if not (folder / "trial.csv").is_file():
-            _fail(f"{folder} holds no trial.csv (run `pmed simulate-trial --out {folder}`)")
-    outcome = register(fit_and_evaluate(trial, calibration, test), trial, _settings())
+            _fail(f"{folder} holds no trial.csv (write one in pmed's trial format, docs/treatment.md, or run "
+                  f"`pmed simulate-trial --out {folder}`)")
+    settings = _settings()
+    try:
+        outcome = fit_and_evaluate(trial, calibration, test, holdout=holdout, quarantine_dir=settings.quarantine_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
     m = outcome.metrics
-    _say(f"PEHE {m['pehe']:.4f}; 95% coverage {m['coverage_95']:.3f} (mean width {m['mean_width']:.4f}); "
-         f"policy regret {m['policy_regret']:.4f} vs CPIC rule {m['cpic_regret']:.4f}")
+    quarantined = [settings.quarantine_dir / f"trial-{f.name}.csv" for f in (trial, calibration, test) if f is not None]
+    _say(f"evaluated on {int(m['n_evaluated'])} patients the model never saw; rejected trial rows (file, line, "
+         "field, rule): " + ", ".join(f"{sum(1 for _ in q.open()) - 1} in {q}" for q in quarantined))
+    if outcome.simulated:
+        _say(f"PEHE {m['pehe']:.4f}; 95% coverage {m['coverage_95']:.3f} (mean width {m['mean_width']:.4f}); "
+             f"policy regret {m['policy_regret']:.4f} vs CPIC rule {m['cpic_regret']:.4f}")
+    _say(f"estimated 1-year risk: model rule {m['est_model_risk']:.4f}, CPIC rule {m['est_cpic_risk']:.4f} "
+         f"(difference {m['est_model_minus_cpic']:+.4f}, 95% CI {m['est_model_minus_cpic_ci_low']:+.4f} to "
+         f"{m['est_model_minus_cpic_ci_high']:+.4f}); effect-ranking slope {m['blp_slope']:.2f} "
+         f"(95% CI {m['blp_slope_ci_low']:.2f} to {m['blp_slope_ci_high']:.2f}; 1 = right size, 0 = no information)")
+    if not outcome.simulated:
+        _say("interval: the bootstrap's alone (sampling variance; no truth to calibrate it on), labelled so when served")
+    outcome = register(outcome, trial, settings)
+    for gate in gates_for(outcome):
+        _say(f"gate {gate['name']}: {'pass' if gate['passed'] else 'FAIL'} ({gate['rule']}; value {gate['value']:.4f})")
     _say(f"MLflow run {outcome.run_id}; registered antiplatelet_response version {outcome.version}"
          + (" -> champion" if outcome.promoted else " (gates failed: champion not moved)"))
 

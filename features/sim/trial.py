@@ -24,7 +24,8 @@ Continuous variant: on-treatment platelet reactivity (VerifyNow PRU), normal noi
     ticagrelor:   45 + 5 diabetes + 0.2 (age - 63)
 
 Files: trial.csv (covariates, arm, outcomes), genotypes.vcf (CYP2C19, phased, GRCh38; ~1% no-calls),
-truth.csv (simulator only). Phenotypes for modelling come from the PGx caller reading the VCF.
+truth.csv (simulator only), in the trial format that ``features.trial`` reads for real trials too.
+Phenotypes for modelling come from the PGx caller reading the VCF.
 """
 
 from __future__ import annotations
@@ -35,21 +36,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.genetic.pgx import call_vcf
 from features.genetic.pgx.tables import genes
 from features.sim.variants import ANCESTRIES, ANCESTRY_SHARES
+from features.trial import ARMS, FEATURES, PHENOTYPE_CODE, read_trial  # noqa: F401 (re-exported)
 
-ARMS = ("clopidogrel", "ticagrelor")  # arm 0 is the reference; effects are arm 1 minus arm 0
 HAPLOTYPE_FREQ = {  # CYP2C19 star-allele frequency by ancestry (rounded from CPIC frequency tables); rest *1
     "EUR": {"*2": .15, "*3": .005, "*17": .21}, "AFR": {"*2": .17, "*3": .005, "*17": .20},
     "EAS": {"*2": .29, "*3": .07, "*17": .02}, "SAS": {"*2": .34, "*3": .01, "*17": .15},
     "AMR": {"*2": .11, "*3": .005, "*17": .12},
 }
-PHENOTYPE_CODE = {"Poor Metabolizer": 0, "Intermediate Metabolizer": 1, "Normal Metabolizer": 2,
-                  "Rapid Metabolizer": 3, "Ultrarapid Metabolizer": 4}
 LOF_LOG_ODDS = {0: 0.65, 1: 0.35, 2: 0.0, 3: -0.05, 4: -0.05}
-FEATURES = ("age_years", "female", "weight_kg", "diabetes", "egfr_ml_min", "prior_bleeding", "stemi",
-            "current_smoker", "cyp2c19_phenotype_code")
 NO_CALL_RATE = 0.01
 
 
@@ -158,17 +154,6 @@ def _write_cyp2c19_vcf(rng: np.random.Generator, path: Path, ids: np.ndarray, ha
         gt[rng.random(len(ids)) < NO_CALL_RATE / len(gene.positions)] = ".|."
         lines.append(f"{pos.chrom}\t{pos.pos}\t{pos.rsid}\t{pos.ref}\t{pos.alt}\t.\tPASS\t.\tGT\t" + "\t".join(gt))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def read_trial(folder: Path) -> pd.DataFrame:
-    """trial.csv joined with the CYP2C19 phenotype called from genotypes.vcf (NaN code where uncallable)."""
-    trial = pd.read_csv(folder / "trial.csv")
-    calls = call_vcf(folder / "genotypes.vcf", assume_trans=False)
-    calls = calls[calls["gene"] == "CYP2C19"].set_index("sample")
-    trial["cyp2c19_phenotype"] = trial["patient_id"].map(calls["phenotype"])
-    trial["cyp2c19_phenotype_code"] = trial["cyp2c19_phenotype"].map(PHENOTYPE_CODE).astype("float64")
-    trial["treated"] = (trial["arm"] == ARMS[1]).astype(int)
-    return trial
 
 
 def read_truth(folder: Path) -> pd.DataFrame:

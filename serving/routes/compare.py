@@ -22,9 +22,9 @@ from serving.compare_schemas import (
     WhatIfRequest,
     WhatIfResponse,
 )
+from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, require_roles
 from serving.dose import DOSE_TASK, inconsistent_inputs
 from serving.dose_compare import dose_comparisons
-from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, require_roles
 from serving.limits import prediction_slot
 from serving.registry import ServedModel
 from serving.schemas import ErrorResponse

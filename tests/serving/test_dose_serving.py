@@ -27,8 +27,8 @@ from serving.auth import issue_key
 from serving.dose import cyp2c9_genotype, iwpc_inputs, vkorc1_1639_genotype
 from serving.registry import VerificationError, served_model_from_bundle
 from tests.conftest import REPO, write_feature_table
-from tests.serving.helpers import ready_client
 from tests.serving.conftest import auth
+from tests.serving.helpers import ready_client
 from training.dose_baselines import PHARMACOGENETIC, iwpc_dose
 from training.pipeline import train_from_spec
 
