@@ -152,7 +152,8 @@ def evaluate(model: TreatmentEffectModel, test: pd.DataFrame, truth: pd.DataFram
     table = [{**r, "estimated_value": r.pop("value")} for r in estimated]
     if truth is not None:
         metrics |= effect_metrics(pred.effect, truth["true_effect"].to_numpy(), pred.low, pred.high)
-        true = policy_table(policies, truth["true_risk_clopidogrel"].to_numpy(), truth["true_risk_ticagrelor"].to_numpy())
+        true = policy_table(policies, truth["true_risk_clopidogrel"].to_numpy(),
+                            truth["true_risk_ticagrelor"].to_numpy())
         true_by_name = {r["policy"]: r for r in true}
         table = [{**row, "true_value": true_by_name[row["policy"]]["value"],
                   "regret": true_by_name[row["policy"]]["regret"]} for row in table]
@@ -167,7 +168,8 @@ def gates_for(outcome: TreatmentOutcome) -> list[dict[str, Any]]:
     """Against the truth on a simulated trial; on a real one, what randomisation supports."""
     m = outcome.metrics
     if outcome.simulated:
-        return [{"name": "coverage_95", "rule": ">= 0.90", "value": m["coverage_95"], "passed": m["coverage_95"] >= 0.90},
+        return [{"name": "coverage_95", "rule": ">= 0.90", "value": m["coverage_95"],
+                 "passed": m["coverage_95"] >= 0.90},
                 {"name": "policy_regret", "rule": "<= CPIC rule's", "value": m["policy_regret"],
                  "passed": m["policy_regret"] <= m["cpic_regret"]}]
     return [{"name": "effect_ranking", "rule": "best-linear-predictor slope > 0 on held-out patients",
@@ -186,7 +188,8 @@ def feature_spec(train: pd.DataFrame, model: TreatmentEffectModel, simulated: bo
         features.append({"name": name, "display_name": display, "unit": unit, "source": "trial", "kind": kind,
                          "min": low, "max": high, "required": required, "concept": display, "loinc": None,
                          "example": float(np.median(seen)), "training_min": float(seen.min()),
-                         "training_max": float(seen.max()), "training_missing_rate": float(1 - seen.size / values.size)})
+                         "training_max": float(seen.max()),
+                         "training_missing_rate": float(1 - seen.size / values.size)})
     return {"model": MODEL_NAME, "task": "treatment_response", "target": "nace_1y", "horizon_years": 1.0,
             "description": "1-year net adverse clinical events (MACE or major bleeding) under clopidogrel and "
                            "ticagrelor, with the difference and a 95% interval "
@@ -198,7 +201,8 @@ def feature_spec(train: pd.DataFrame, model: TreatmentEffectModel, simulated: bo
             "features": features,
             "treatment": {"feature": TREATMENT_FEATURE, "arms": list(ARMS), "reference": ARMS[0],
                           "effect": f"{ARMS[1]} minus {ARMS[0]}", "learner": "S-learner (XGBoost)",
-                          "outcome": model.outcome, "interval_k": model.interval_k, "interval_c": model.interval_c}}
+                          "outcome": model.outcome, "interval_k": model.interval_k, "interval_c": model.interval_c,
+                          "simulated": simulated}}
 
 
 def register(outcome: TreatmentOutcome, train_dir: Path, settings: Settings,
