@@ -89,7 +89,8 @@ def simulate_trial_cmd(
 def train_treatment(
     trial: Annotated[Path, typer.Option(help="Randomised trial to fit on (pmed's trial format, docs/treatment.md)")],
     calibration: Annotated[Path | None, typer.Option(
-        help="Simulated trial with truth.csv (other seed) to calibrate the 95% interval; a real trial has none")] = None,
+        help="Simulated trial with truth.csv (other seed) to calibrate the 95% interval; a real trial has none"),
+    ] = None,
     test: Annotated[Path | None, typer.Option(
         help="Trial to evaluate on; without it a held-out share of --trial is used")] = None,
     holdout: Annotated[float, typer.Option(help="Share of --trial held out for evaluation when --test is not given")
@@ -124,7 +125,8 @@ def train_treatment(
          f"{m['est_model_minus_cpic_ci_high']:+.4f}); effect-ranking slope {m['blp_slope']:.2f} "
          f"(95% CI {m['blp_slope_ci_low']:.2f} to {m['blp_slope_ci_high']:.2f}; 1 = right size, 0 = no information)")
     if not outcome.simulated:
-        _say("interval: the bootstrap's alone (sampling variance; no truth to calibrate it on), labelled so when served")
+        _say("interval: the bootstrap's alone (sampling variance; no truth to calibrate it on), "
+             "labelled so when served")
     outcome = register(outcome, trial, settings)
     for gate in gates_for(outcome):
         _say(f"gate {gate['name']}: {'pass' if gate['passed'] else 'FAIL'} ({gate['rule']}; value {gate['value']:.4f})")

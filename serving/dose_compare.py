@@ -36,7 +36,8 @@ def dose_comparisons(model: ServedModel, patient_ids: list[str], X: np.ndarray) 
     doses = {"fixed_35mg_week": np.full(len(X), FIXED_DOSE_MG_WEEK)}
     if unavailable is None:
         inputs = iwpc_inputs(X, names)
-        doses |= {"iwpc_pharmacogenetic": iwpc_dose(inputs, PHARMACOGENETIC), "iwpc_clinical": iwpc_dose(inputs, CLINICAL)}
+        doses |= {"iwpc_pharmacogenetic": iwpc_dose(inputs, PHARMACOGENETIC),
+                  "iwpc_clinical": iwpc_dose(inputs, CLINICAL)}
     black = X[:, names.index("race_black")] if "race_black" in names else np.zeros(len(X))
     out = []
     for i, answer in enumerate(answers):

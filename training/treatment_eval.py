@@ -70,7 +70,8 @@ def estimated_policy_values(policies: dict[str, np.ndarray], treated: np.ndarray
     n = len(y)
     boot = rng.integers(0, n, (n_boot, n))
     values = {name: _rule_value(choice, treated, y) for name, choice in policies.items()}
-    draws = {name: np.array([_rule_value(choice[b], treated[b], y[b]) for b in boot]) for name, choice in policies.items()}
+    draws = {name: np.array([_rule_value(choice[b], treated[b], y[b]) for b in boot])
+             for name, choice in policies.items()}
     rows = []
     for name, choice in policies.items():
         diff = draws[name] - draws[reference]
@@ -121,7 +122,8 @@ def effect_calibration(estimate: np.ndarray, treated: np.ndarray, y: np.ndarray,
     rows = []
     for g in range(groups):
         rows.append({"group": g + 1, "n": int(np.sum(group == g)),
-                     "mean_estimated_effect": float(estimate[group == g].mean()), **_difference(y, treated, group == g)})
+                     "mean_estimated_effect": float(estimate[group == g].mean()),
+                     **_difference(y, treated, group == g)})
     return summary, rows
 
 

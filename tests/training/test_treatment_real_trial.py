@@ -76,7 +76,8 @@ def test_holdout_split_keeps_both_arms_and_is_disjoint(trials: dict[str, Path]) 
 
 def test_calibration_needs_a_simulated_trial(trials: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="only a simulated trial has"):
-        fit_and_evaluate(trials["simulated"], trials["real"], trials["simulated"], params=LearnerParams(n_bootstrap=2, rounds=20))
+        fit_and_evaluate(trials["simulated"], trials["real"], trials["simulated"],
+                         params=LearnerParams(n_bootstrap=2, rounds=20))
 
 
 def test_truth_free_estimates_match_the_truth_on_a_large_simulated_trial(trials: dict[str, Path]) -> None:
