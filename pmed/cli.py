@@ -376,7 +376,7 @@ def serve(
     base = f"http://{host or settings.host}:{port or settings.port}"
     _say(f"serving {', '.join(settings.served_models)} @{settings.serve_alias} on {base} (OpenAPI docs at /docs)")
     for name in settings.served_models:
-        _say(f"clinician page (risk models; in a browser, sign in with a clinician key): {base}/clinician/{name}")
+        _say(f"clinician page (risk and treatment models; sign in with a clinician key): {base}/clinician/{name}")
     run_server(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
@@ -449,6 +449,7 @@ def _issue_demo_key(settings: Settings, with_trial: bool = False) -> None:
     if with_trial:
         typer.echo(f'  curl -s -H "Authorization: Bearer {key}" -H "Content-Type: application/json" '
                    f"-d @{_example_trial_request(settings)} {base}/v1/models/{TREATMENT_MODEL}/compare-treatments")
+        typer.echo(f"  {base}/clinician/{TREATMENT_MODEL}   (the treatment-comparison page; same key)")
 
 
 def _example_request(settings: Settings) -> Path:

@@ -49,8 +49,9 @@ class PatientComparison(BaseModel):
     treatments: list[TreatmentOutcome]
     drivers_scale: str
     drivers_total: float = Field(description="Sum of the drivers = the difference on ``drivers_scale``")
-    drivers: list[Driver] = Field(description="Largest absolute first; the treatment column is the part of "
-                                              "the difference every patient shares")
+    drivers: list[Driver] = Field(description="Largest absolute first; the treatment column carries the "
+                                              "treatment's own effect and the share of its interactions that "
+                                              "TreeSHAP assigns to it, so it varies from patient to patient")
     model_recommendation: Recommendation
     guideline_recommendation: Recommendation
 

@@ -4,24 +4,26 @@ back through the same request model the JSON API validates with (same names, uni
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from serving.concepts import binary_labels
-from serving.registry import ServedModel
 from serving.validation import to_row
 
 SOURCE_TITLES = {"demographic": "Demographics", "ehr": "Clinical record", "lifestyle": "Lifestyle",
                  "genetic": "Genetics", "other": "Other"}
 PREFIX = "f_"
+_CODE = re.compile(r"(\d+) = ([^,]+)")
+_PARENTHESIS = re.compile(r"\s*\(.*\)\s*$")
 
 
-def form_groups(model: ServedModel) -> list[tuple[str, list[dict[str, Any]]]]:
+def form_groups(features: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
     """Fields grouped by source, in the order a clinician takes a history."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for feature in model.features:
+    for feature in features:
         groups.setdefault(feature["source"], []).append(_field(feature))
     order = [*SOURCE_TITLES, *(s for s in groups if s not in SOURCE_TITLES)]
     return [(SOURCE_TITLES.get(s, s.title()), groups[s]) for s in order if s in groups]
@@ -29,16 +31,25 @@ def form_groups(model: ServedModel) -> list[tuple[str, list[dict[str, Any]]]]:
 
 def _field(feature: dict[str, Any]) -> dict[str, Any]:
     labels = binary_labels(feature)
-    options = None
-    if labels:
-        first = ("", "select" if feature["required"] else "not recorded")
-        options = [first, ("1", labels[0]), ("0", labels[1])]
-    return {**feature, "options": options, "unit_label": None if labels else feature["unit"]}
+    codes = [("1", labels[0]), ("0", labels[1])] if labels else coded_options(feature)
+    options = [("", "select" if feature["required"] else "not recorded"), *codes] if codes else None
+    return {**feature, "options": options, "unit_label": None if options else feature["unit"]}
 
 
-def read_form(model: ServedModel, form: dict[str, str]) -> tuple[dict[str, str], np.ndarray | None, dict[str, str]]:
-    """(the raw values to show again, the feature row or None, errors by field name)."""
-    raw = {f["name"]: str(form.get(PREFIX + f["name"], "")).strip() for f in model.features}
+def coded_options(feature: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """[('0', 'poor metabolizer'), ...] from a coded count's unit '0 = poor metabolizer, 1 = ... (CPIC)'."""
+    if feature.get("kind") != "count":
+        return None
+    unit = _PARENTHESIS.sub("", feature["unit"])
+    pairs = _CODE.findall(unit)
+    return pairs if len(pairs) >= 2 and ", ".join(f"{k} = {v}" for k, v in pairs) == unit.strip() else None
+
+
+def read_form(features: list[dict[str, Any]], request_model: type[BaseModel], form: dict[str, str]
+              ) -> tuple[dict[str, str], np.ndarray | None, dict[str, str]]:
+    """(the raw values to show again, the row of ``features`` or None, errors by field name), validated by
+    ``request_model``, the same one the JSON API uses for these fields."""
+    raw = {f["name"]: str(form.get(PREFIX + f["name"], "")).strip() for f in features}
     numbers: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     for name, text in raw.items():
@@ -55,10 +66,10 @@ def read_form(model: ServedModel, form: dict[str, str]) -> tuple[dict[str, str],
     if errors:
         return raw, None, errors
     try:
-        validated = model.request_model.model_validate(numbers)
+        validated = request_model.model_validate(numbers)
     except ValidationError as exc:
         return raw, None, {str(e["loc"][0]): _message(e) for e in exc.errors() if e["loc"]}
-    return raw, to_row(validated, model.bundle.feature_names), {}
+    return raw, to_row(validated, [f["name"] for f in features]), {}
 
 
 def _message(error: dict[str, Any]) -> str:

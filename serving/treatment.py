@@ -78,7 +78,7 @@ def _comparison(patient_id: str, i: int, x: np.ndarray, covariates: list[dict], 
                f"{abs(diff) * 100:.1f} points (95% interval {low * 100:+.1f} to {high * 100:+.1f})"
                if reliable else "no reliable difference: the 95% interval crosses zero")
     names = [f["name"] for f in covariates] + [spec["treatment"]["feature"]]
-    labels = [f["display_name"] for f in covariates] + [f"{candidate} itself (shared by all patients)"]
+    labels = [f["display_name"] for f in covariates] + [f"{candidate} itself (the treatment column)"]
     values = [None if np.isnan(v) else float(v) for v in x] + [None]
     drivers = sorted((Driver(feature=n, display_name=d, value=v, contribution=float(c))
                       for n, d, v, c in zip(names, labels, values, contribs[i, :-1])),

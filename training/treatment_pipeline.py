@@ -47,13 +47,14 @@ _FEATURES = {  # name: (display name, unit, kind, required); ranges from feature
     "age_years": ("Age", "years", "continuous", True),
     "female": ("Female sex", "1 = female, 0 = male", "binary", True),
     "weight_kg": ("Body weight", "kg", "continuous", True),
-    "diabetes": ("Diabetes", "1 = yes", "binary", True),
+    "diabetes": ("Diabetes", "1 = yes, 0 = no", "binary", True),
     "egfr_ml_min": ("eGFR", "mL/min/1.73m2", "continuous", True),
-    "prior_bleeding": ("Prior major bleeding", "1 = yes", "binary", True),
+    "prior_bleeding": ("Prior major bleeding", "1 = yes, 0 = no", "binary", True),
     "stemi": ("STEMI presentation", "1 = STEMI, 0 = NSTE-ACS", "binary", True),
-    "current_smoker": ("Current smoker", "1 = yes", "binary", True),
-    "cyp2c19_phenotype_code": ("CYP2C19 phenotype", "0 PM, 1 IM, 2 NM, 3 RM, 4 UM (CPIC)", "count", False),
-    TREATMENT_FEATURE: ("Ticagrelor (vs clopidogrel)", "1 = ticagrelor", "binary", True),
+    "current_smoker": ("Current smoker", "1 = yes, 0 = no", "binary", True),
+    "cyp2c19_phenotype_code": ("CYP2C19 phenotype", "0 = poor metabolizer, 1 = intermediate metabolizer, 2 = normal metabolizer, "
+                               "3 = rapid metabolizer, 4 = ultrarapid metabolizer (CPIC)", "count", False),
+    TREATMENT_FEATURE: ("Ticagrelor (vs clopidogrel)", "1 = ticagrelor, 0 = clopidogrel", "binary", True),
 }
 _RANGES = {**COVARIATES, "cyp2c19_phenotype_code": (0, 4), TREATMENT_FEATURE: (0, 1)}
 
