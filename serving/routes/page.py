@@ -1,6 +1,6 @@
-"""The clinician page: a server-rendered form and result (risk, category, drivers, waterfall, flags) for a
-risk model, and for a treatment-response model the comparison of the two treatments (both arms' risk, the
-difference with its interval, the model's and the guideline's recommendations side by side, the drivers).
+"""The clinician page: a server-rendered form and result for each served model: a risk model's risk,
+category, drivers and waterfall; a treatment-response model's comparison of the treatments; a dose model's
+dose beside the IWPC and fixed-dose strategies (what each shows: ``serving.page_answers``).
 
 No front-end build and no JavaScript: Jinja2 templates, an inline SVG drawn from numbers computed here,
 and a strict Content-Security-Policy. The answer is the one the JSON API gives (same validation, same
@@ -22,17 +22,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
 
-from serving import waterfall
-from serving.audit import AuditError, AuditLog
-from serving.auth import Caller
-from serving.clinical import patient_prediction
-from serving.compare_schemas import Driver, PatientComparison
-from serving.concepts import FeatureText
+from serving.audit import AuditError
 from serving.deps import ServedModelDep
-from serving.explain import explain
 from serving.limits import ConcurrencyLimit
+from serving.page_answers import answer_and_audit, form_errors, form_fields, page_kind
 from serving.page_form import form_groups, read_form
 from serving.page_session import (
     COOKIE,
@@ -44,21 +38,8 @@ from serving.page_session import (
     session_seconds,
 )
 from serving.registry import ServedModel
-from serving.schemas import PatientPrediction
-from serving.treatment import (
-    PHENOTYPES,
-    covariate_request_model,
-    covariates,
-    effect_model,
-    interval_method,
-    treatment_comparisons,
-)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
-TOP_DRIVERS = 5
-TREATMENT_TASK = "treatment_response"
-PHENOTYPE_FEATURE = "cyp2c19_phenotype_code"  # a CPIC phenotype code: shown by its name
-CATEGORY_NAMES = {"low": "Low risk", "intermediate": "Intermediate risk", "high": "High risk"}
 
 
 class PageRoute(APIRoute):
@@ -76,16 +57,12 @@ class PageRoute(APIRoute):
         return handle
 
 
-PAGE_TASKS = ("risk_classification", TREATMENT_TASK)
-
-
 def _page_model(model: ServedModelDep) -> ServedModel:
-    """The page explains risks and compares treatments; a dose model is answered by the API instead."""
-    if model.bundle.feature_spec.get("task", "risk_classification") not in PAGE_TASKS:
+    """A model whose task the page serves; any other is answered by the API only."""
+    if page_kind(model) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"the clinician page shows risk and treatment-response models; {model.name} is a "
-                            f"{model.bundle.feature_spec['task'].replace('_', ' ')} model: use "
-                            f"POST /v1/models/{model.name}/predict or /compare-treatments")
+                            f"the clinician page shows risk, treatment-response and dose models; {model.name} is a "
+                            f"{model.bundle.feature_spec['task'].replace('_', ' ')} model: use the JSON API")
     return model
 
 
@@ -103,8 +80,10 @@ def patient_form(request: Request, caller: PageCallerDep, model: RiskModelDep) -
 async def patient_result(request: Request, caller: PageCallerDep, model: RiskModelDep) -> Response:
     form = await request.form()
     patient_ref = str(form.get("patient_ref", "")).strip()[:128]
-    features, request_model = _form_fields(model)
+    features, request_model = form_fields(model)
     raw, row, errors = read_form(features, request_model, dict(form))
+    if row is not None:
+        errors |= form_errors(model, row)
     if not patient_ref:
         errors["patient_ref"] = "required"
     if errors:
@@ -120,8 +99,8 @@ async def patient_result(request: Request, caller: PageCallerDep, model: RiskMod
             status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": str(slots.retry_after_seconds)})
     request_id = uuid.uuid4().hex
     try:
-        answer = _compare_and_audit if _is_treatment(model) else _predict_and_audit
-        result = await run_in_threadpool(answer, request.app.state.audit, caller, model, patient_ref, row, request_id)
+        result = await run_in_threadpool(answer_and_audit, request.app.state.audit, caller, model, patient_ref, row,
+                                         request_id)
     except AuditError:
         request.app.state.metrics.audit_failures.inc()
         return _render_page(request, model, {**kept, "alert": (
@@ -159,100 +138,19 @@ def card(caller: PageCallerDep, model: ServedModelDep) -> Response:
         "frame-ancestors 'none'"))
 
 
-def _predict_and_audit(audit: AuditLog, caller: Caller, model: ServedModel, patient_ref: str, row: Any,
-                       request_id: str) -> PatientPrediction:
-    X = row[None, :]
-    """The prediction, once its audit record is durable; AuditError (and no result) otherwise."""
-    result = patient_prediction(model, patient_ref, X[0], explain(model.bundle, X), 0)
-    audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
-                   "model": model.name, "version": model.version, "alias": model.alias,
-                   "patient_key": audit.pseudonym(patient_ref), "channel": "clinician_page",
-                   "outcome": "abstained" if result.abstained else "predicted"}])
-    return result
-
-
-def _is_treatment(model: ServedModel) -> bool:
-    return model.bundle.feature_spec.get("task") == TREATMENT_TASK
-
-
-def _form_fields(model: ServedModel) -> tuple[list[dict[str, Any]], type[BaseModel]]:
-    """The fields a clinician fills in and the request model that validates them (the API's own)."""
-    if _is_treatment(model):
-        return covariates(model), covariate_request_model(model)
-    return model.features, model.request_model
-
-
-def _compare_and_audit(audit: AuditLog, caller: Caller, model: ServedModel, patient_ref: str, row: Any,
-                       request_id: str) -> PatientComparison:
-    """The treatment comparison, once its audit record is durable; AuditError (and no result) otherwise."""
-    result = treatment_comparisons(model, effect_model(model), [patient_ref], row[None, :])[0]
-    audit.record([{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
-                   "model": model.name, "version": model.version, "alias": model.alias,
-                   "patient_key": audit.pseudonym(patient_ref), "channel": "clinician_page",
-                   "outcome": "compared", "kind": "compare-treatments",
-                   "model_recommendation": result.model_recommendation.treatment or "none"}])
-    return result
-
-
 def _render_page(request: Request, model: ServedModel, context: dict[str, Any], status_code: int = 200,
                  headers: dict[str, str] | None = None) -> Response:
     spec = model.bundle.feature_spec
-    result: PatientPrediction | PatientComparison | None = context.get("result")
+    kind = page_kind(model)
     credential = request.cookies.get(COOKIE)
-    treatment = _is_treatment(model)
-    extra = _comparison_context(model, result) if treatment else _result_context(spec, result)
-    page = {"model": model, "groups": form_groups(_form_fields(model)[0]), "values": {}, "errors": {},
-            "patient_ref": "", "submit_label": "Compare treatments" if treatment else "Estimate risk",
+    page = {"model": model, "groups": form_groups(form_fields(model)[0]), "values": {}, "errors": {},
+            "patient_ref": "", "submit_label": kind.submit_label,
             "intended_use": spec.get("intended_use", ""), "csrf": csrf_token(request, credential) if credential else "",
             "urls": {"predict": request.url_for("patient_result", name=model.name),
                      "logout": request.url_for("logout", name=model.name),
                      "card": request.url_for("card", name=model.name)},
-            **extra, **context}
-    return _render(request, "clinician/compare.html" if treatment else "clinician/page.html", page, status_code,
-                   headers)
-
-
-def _comparison_context(model: ServedModel, result: PatientComparison | None) -> dict[str, Any]:
-    spec = model.bundle.feature_spec
-    context: dict[str, Any] = {"horizon_text": f"{spec['horizon_years']:g}-year",
-                               "outcome_short": "an adverse event (MACE or major bleeding)"
-                               if spec.get("target") == "nace_1y" else spec.get("target", "the outcome")}
-    if result is None:
-        return context
-    candidate = result.treatments[-1]
-    texts = {f["name"]: FeatureText.of(f) for f in covariates(model)}
-    drivers = [d for d in result.drivers if abs(d.contribution) >= 0.005][:TOP_DRIVERS]
-    return {**context, "candidate": candidate, "interval_method": interval_method(effect_model(model)),
-            "drivers": [{"contribution": d.contribution,
-                         "sentence": _driver_sentence(d, texts.get(d.feature), result.reference, candidate.treatment)}
-                        for d in drivers]}
-
-
-def _driver_sentence(driver: Driver, text: FeatureText | None, reference: str, candidate: str) -> str:
-    """'Prior major bleeding: yes favours clopidogrel (log-odds ratio +0.62)'."""
-    favours = candidate if driver.contribution < 0 else reference
-    if text is None:  # the treatment column (its own effect and its share of interactions)
-        subject = driver.display_name[:1].upper() + driver.display_name[1:]
-    elif driver.feature == PHENOTYPE_FEATURE and driver.value is not None:
-        subject = f"{driver.display_name}: {PHENOTYPES[int(driver.value)].lower()}"
-    else:
-        subject = f"{driver.display_name}: {text.text(driver.value)}"
-    return f"{subject} favours {favours} (log-odds ratio {driver.contribution:+.2f})"
-
-
-def _result_context(spec: dict[str, Any], result: PatientPrediction | None) -> dict[str, Any]:
-    horizon = spec["horizon_years"]
-    context: dict[str, Any] = {"horizon_text": f"{horizon:g}-year", "outcome_text": spec.get("description", "")}
-    thresholds = spec.get("decision_thresholds")
-    context["thresholds_text"] = (f"low below {100 * thresholds[0]:g}%, high from {100 * thresholds[1]:g}%"
-                                  if thresholds else "this model version declares no thresholds")
-    if result is None or result.abstained:
-        return context
-    context["category_label"] = CATEGORY_NAMES.get(result.risk_category or "", "No category")
-    context["drivers"] = [c for c in result.concepts[:TOP_DRIVERS] if round(abs(c.risk_points), 1) > 0]
-    context["fall"] = waterfall.build(100 * result.risk_points.baseline_risk, 100 * result.risk, result.concepts,
-                                      thresholds=thresholds or [])
-    return context
+            **kind.context(model, context.get("result")), **context}
+    return _render(request, kind.template, page, status_code, headers)
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -277,9 +278,34 @@ def _band(dose: float) -> str:
 
 
 @pytest.mark.slow
-def test_the_clinician_page_sends_dose_models_to_the_api(served: TestClient, keys: dict[str, str]) -> None:
+def test_the_clinician_page_shows_the_dose_beside_the_other_strategies(served: TestClient, keys: dict[str, str],
+                                                                      home: Settings) -> None:
     headers = {"Authorization": f"Bearer {keys['clinician']}"}
     served.cookies.clear()
-    refused = served.get(f"/clinician/{DOSE}", headers=headers)
-    assert refused.status_code == 404 and f"POST /v1/models/{DOSE}/predict" in refused.text
+    form_page = served.get(f"/clinician/{DOSE}", headers=headers)
+    assert form_page.status_code == 200 and "Estimate the dose" in form_page.text
+    assert re.search(r'<select id="f_amiodarone".*?<option value="1"\s*>taking</option>', form_page.text, re.S)
+    api = served.post(PREDICT, json={"patients": [{"patient_id": "a", "features": PATIENT_A}]}, headers=headers)
+    expected = api.json()["predictions"][0]
+    form = {"patient_ref": "MRN-DOSE-1", **{f"f_{k}": "" if v is None else f"{v:g}" for k, v in PATIENT_A.items()}}
+    shown = served.post(f"/clinician/{DOSE}", data=form, headers=headers)
+    assert shown.status_code == 200, shown.text
+    html = shown.text
+    dose = expected["model_dose"]
+    assert re.search(rf'id="dose-value">{dose["dose_mg_week"]:.1f}\s', html)
+    interval = dose["interval"]
+    assert f'{interval["low_mg_week"]:.1f} to\n          {interval["high_mg_week"]:.1f} mg/week' in html
+    row = re.search(r'id="strategy-iwpc_pharmacogenetic">(.*?)</tr>', html, re.S).group(1)
+    assert "IWPC pharmacogenetic algorithm" in row and "not this model" in row and ">22.4<" in row
+    assert re.search(r'id="strategy-fixed_35mg_week">.*?>35.0<', html, re.S)
+    sentences = re.findall(r'class="sentence">(.*?)</span>', html)
+    top = expected["explanation"]["contributions"][0]
+    assert sentences and sentences[0].startswith(f"{top['display_name']}: ") and top["direction"] in sentences[0]
+    audit = [json.loads(line) for line in (home.audit_dir / "predictions.jsonl").read_text().splitlines()]
+    assert audit[-1]["channel"] == "clinician_page" and audit[-1]["kind"] == "dose" and audit[-1]["model"] == DOSE
+    assert "MRN-DOSE-1" not in (home.audit_dir / "predictions.jsonl").read_text()
+    impossible = served.post(f"/clinician/{DOSE}", data={**form, "f_race_asian": "1", "f_race_black": "1"},
+                             headers=headers)
+    assert impossible.status_code == 422 and 'id="dose-value"' not in impossible.text
+    assert "at most one of race_asian, race_black, race_unknown may be 1" in impossible.text
     assert served.get("/clinician/cad_risk", headers=headers).status_code == 200
