@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from serving.schemas import Concept, ConceptValue, Direction
+from serving.schemas import Concept, Direction
 
 _BINARY_LABELS = re.compile(r"^\s*1\s*=\s*(?P<one>[^,]+?)\s*,\s*0\s*=\s*(?P<zero>[^,]+?)\s*$")
 _PARENTHESIS = re.compile(r"\s*\(.*\)\s*$")
@@ -45,13 +45,16 @@ class FeatureText:
     kind: str | None
     labels: tuple[str, str] | None
     unit_text: str  # the unit without a trailing parenthesis: 'alleles (0-2)' -> 'alleles'
+    suffix: str  # what follows the number: ' mg/dL', ' (score 0-10)', or '' for a feature without a unit
 
     @classmethod
     def of(cls, feature: dict[str, Any]) -> FeatureText:
+        unit_text = _PARENTHESIS.sub("", feature.get("unit", ""))
+        # 'score 0-10 (10 = best)' -> '6.5 (score 0-10)'; else '190 mg/dL', stripped as the whole text once was
+        suffix = f" ({unit_text})" if unit_text.startswith("score") else f" {unit_text}".rstrip()
         return cls(name=feature.get("name", ""), display_name=feature.get("display_name", feature.get("name", "")),
                    unit=feature.get("unit", ""), source=feature.get("source", "other"), concept=concept_of(feature),
-                   kind=feature.get("kind"), labels=binary_labels(feature),
-                   unit_text=_PARENTHESIS.sub("", feature.get("unit", "")))
+                   kind=feature.get("kind"), labels=binary_labels(feature), unit_text=unit_text, suffix=suffix)
 
     def text(self, value: float | None) -> str:
         """'190 mg/dL', 'yes', 'male', 'not recorded': the value as it reads in a sentence."""
@@ -59,9 +62,28 @@ class FeatureText:
             return NOT_RECORDED
         if self.labels:
             return self.labels[0] if value == 1 else self.labels[1]
-        if self.unit_text.startswith("score"):
-            return f"{_number(value)} ({self.unit_text})"  # 'score 0-10 (10 = best)' -> '6.5 (score 0-10)'
-        return f"{_number(value)} {self.unit_text}".strip()
+        return _number(value) + self.suffix
+
+    def part(self, concept: str, text: str, single: bool) -> str:
+        """This feature's words in its concept's sentence: 'LDL cholesterol 190 mg/dL', 'Current smoker: yes',
+        'Sex: male' (alone) or 'male' (beside other features of the concept)."""
+        if text == NOT_RECORDED:
+            return f"{self.display_name} {NOT_RECORDED}"
+        if self.kind != "binary":
+            return f"{self.display_name} {text}"
+        if text in ("yes", "no"):
+            return f"{self.display_name}: {text}"
+        return f"{concept}: {text}" if single else text  # a labelled binary such as sex: 'male'
+
+
+@dataclass(frozen=True)
+class ConceptGroup:
+    """One concept of a plan: its member features (model order) and what every patient's answer repeats."""
+
+    name: str
+    members: list[int]
+    sources: list[str]
+    features: list[FeatureText] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,9 @@ class ConceptPlan:
 
     features: list[FeatureText]
     groups: list[tuple[str, list[int], list[str]]]  # concept, member feature indexes, sorted sources
+    concepts: list[ConceptGroup] = field(repr=False)  # the same groups, with their features' texts
+    name_rank: np.ndarray = field(repr=False)  # each concept's place in name order: the last sort key
+    layers: list[tuple[np.ndarray, np.ndarray]] = field(repr=False)  # k-th members: (concepts, features)
 
     @classmethod
     def of(cls, features: list[dict[str, Any]]) -> ConceptPlan:
@@ -79,7 +104,28 @@ class ConceptPlan:
         for j, feature in enumerate(texts):
             members.setdefault(feature.concept, []).append(j)
         groups = [(name, idx, sorted({texts[j].source for j in idx})) for name, idx in members.items()]
-        return cls(features=texts, groups=groups)
+        concepts = [ConceptGroup(name, idx, sources, [texts[j] for j in idx]) for name, idx, sources in groups]
+        names = [name for name, _, _ in groups]
+        rank = np.empty(len(names), dtype=np.intp)
+        rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+        depth = max((len(idx) for _, idx, _ in groups), default=0)
+        layers = [(np.array([g for g, (_, idx, _) in enumerate(groups) if len(idx) > k], dtype=np.intp),
+                   np.array([idx[k] for _, idx, _ in groups if len(idx) > k], dtype=np.intp)) for k in range(depth)]
+        return cls(features=texts, groups=groups, concepts=concepts, name_rank=rank, layers=layers)
+
+    def sums(self, per_feature: np.ndarray) -> np.ndarray:
+        """(n, concepts) from (n, features): each concept's members added left to right from 0.0, the same
+        floating-point operations as Python's ``sum`` over the members, for every row at once."""
+        out = np.zeros((per_feature.shape[0], len(self.concepts)), dtype=np.float64)
+        for groups, features in self.layers:
+            out[:, groups] += per_feature[:, features]
+        return out
+
+    def order(self, log_odds: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """(n, concepts) concept indexes per row, largest absolute risk points first, then largest absolute
+        log-odds, then concept name: ``group_concepts``' order, sorted for every row at once."""
+        rank = np.broadcast_to(self.name_rank, points.shape)
+        return np.lexsort((rank, -np.abs(log_odds), -np.abs(points)), axis=-1)
 
 
 def value_text(feature: dict[str, Any], value: float | None) -> str:
@@ -88,13 +134,19 @@ def value_text(feature: dict[str, Any], value: float | None) -> str:
 
 
 def _number(value: float) -> str:
-    if float(value).is_integer():
+    value = float(value)
+    if value.is_integer():
         return str(int(value))
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def direction(amount: float) -> Direction:
     return "raises risk" if amount > 0 else "lowers risk" if amount < 0 else "no effect"
+
+
+def horizon_text(horizon_years: float) -> str:
+    """'10-year risk', the words every sentence of an answer shares."""
+    return f"{_number(horizon_years)}-year risk"
 
 
 def group_concepts(features: list[dict[str, Any]], row: np.ndarray, log_odds: np.ndarray, points: np.ndarray,
@@ -104,47 +156,44 @@ def group_concepts(features: list[dict[str, Any]], row: np.ndarray, log_odds: np
     ``plan`` is ``ConceptPlan.of(features)``, which callers scoring many patients build once.
     """
     plan = plan or ConceptPlan.of(features)
-    values, phi, pts = row.tolist(), log_odds.tolist(), points.tolist()
-    concepts = [_concept(name, sources, [plan.features[j] for j in idx], [values[j] for j in idx],
-                         sum(phi[j] for j in idx), sum(pts[j] for j in idx), horizon_years)
-                for name, idx, sources in plan.groups]
-    return sorted(concepts, key=lambda c: (-abs(c.risk_points), -abs(c.log_odds), c.concept))
+    phi, pts = np.asarray(log_odds, dtype=np.float64)[None, :], np.asarray(points, dtype=np.float64)[None, :]
+    sums_lo, sums_pts = plan.sums(phi), plan.sums(pts)
+    order = plan.order(sums_lo, sums_pts)[0].tolist()
+    return [Concept.model_validate(c) for c in concept_dicts(plan, row.tolist(), order, sums_lo[0].tolist(),
+                                                             sums_pts[0].tolist(), horizon_text(horizon_years))]
 
 
-def _concept(name: str, sources: list[str], features: list[FeatureText], values: list[float], log_odds: float,
-             points: float, horizon_years: float) -> Concept:
-    shown = [ConceptValue(feature=f.name, display_name=f.display_name, value=None if math.isnan(v) else v,
-                          unit=f.unit, text=f.text(v)) for f, v in zip(features, values)]
-    return Concept(concept=name, sources=sources, values=shown, log_odds=log_odds, risk_points=points,
-                   direction=direction(points if points != 0 else log_odds),
-                   sentence=sentence(name, features, shown, points, horizon_years))
+def concept_dicts(plan: ConceptPlan, values: list[float], order: list[int], log_odds: list[float],
+                  points: list[float], horizon: str) -> list[dict[str, Any]]:
+    """One patient's concepts as plain dicts in ``order`` (validated into ``Concept`` by the caller: pydantic
+    builds nested models from dicts faster than from Python-constructed ones). ``log_odds`` and ``points``
+    are the concept sums (``ConceptPlan.sums``), ``horizon`` is ``horizon_text``."""
+    out = []
+    for g in order:
+        group = plan.concepts[g]
+        lo, pts = log_odds[g], points[g]
+        shown = [_value_dict(f, values[j]) for f, j in zip(group.features, group.members)]
+        out.append({"concept": group.name, "sources": group.sources, "values": shown, "log_odds": lo,
+                    "risk_points": pts, "direction": direction(pts if pts != 0 else lo),
+                    "sentence": _sentence(group, shown, pts, horizon)})
+    return out
 
 
-def describe_values(name: str, features: list[FeatureText], shown: list[ConceptValue]) -> str:
-    """'LDL cholesterol 190 mg/dL', 'Sex: male', or for a concept of several features
-    'Smoking (Current smoker: yes; Smoking history 20 pack-years)'."""
-    if len(shown) == 1:
-        return _part(name, features[0].kind, shown[0], single=True)
-    return f"{name} ({'; '.join(_part(name, f.kind, v, single=False) for f, v in zip(features, shown))})"
+def _value_dict(feature: FeatureText, value: float) -> dict[str, Any]:
+    nan = math.isnan(value)
+    return {"feature": feature.name, "display_name": feature.display_name, "value": None if nan else value,
+            "unit": feature.unit, "text": NOT_RECORDED if nan else feature.text(value)}
 
 
-def _part(concept: str, kind: str | None, value: ConceptValue, single: bool) -> str:
-    if value.text == NOT_RECORDED:
-        return f"{value.display_name} {NOT_RECORDED}"
-    if kind != "binary":
-        return f"{value.display_name} {value.text}"
-    if value.text in ("yes", "no"):
-        return f"{value.display_name}: {value.text}"
-    return f"{concept}: {value.text}" if single else value.text  # a labelled binary such as sex: 'male'
-
-
-def sentence(name: str, features: list[FeatureText], shown: list[ConceptValue], points: float,
-             horizon_years: float) -> str:
+def _sentence(group: ConceptGroup, shown: list[dict[str, Any]], points: float, horizon: str) -> str:
     """A driver as a clinician would say it, with the size on the risk-points scale (one decimal)."""
-    subject = describe_values(name, features, shown)
-    horizon = f"{_number(horizon_years)}-year risk"
-    size = round(abs(points), 1)
-    if size == 0:
+    if len(shown) == 1:
+        subject = group.features[0].part(group.name, shown[0]["text"], single=True)
+    else:
+        parts = (f.part(group.name, v["text"], single=False) for f, v in zip(group.features, shown))
+        subject = f"{group.name} ({'; '.join(parts)})"
+    size = f"{abs(points):.1f}"  # the same digits as round(abs(points), 1), in one correctly rounded step
+    if size == "0.0":
         return f"{subject} changes the {horizon} by less than 0.1 points"
-    verb = "raises" if points > 0 else "lowers"
-    return f"{subject} {verb} the {horizon} by {size:.1f} points"
+    return f"{subject} {'raises' if points > 0 else 'lowers'} the {horizon} by {size} points"
+

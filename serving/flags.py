@@ -10,6 +10,7 @@ Messages never repeat the patient's value, only the training figures it was comp
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +28,16 @@ class Assessment:
     abstain_reason: str | None
 
 
-def assess(feature_spec: dict[str, Any], row: np.ndarray) -> Assessment:
-    """Flags for one patient's row (model order, NaN = missing) and, if the model should abstain, why."""
+def assess(feature_spec: dict[str, Any], row: np.ndarray, check: Iterable[int] | None = None) -> Assessment:
+    """Flags for one patient's row (model order, NaN = missing) and, if the model should abstain, why.
+
+    ``check``: the feature indexes (ascending) that could raise a flag, when the caller already knows the
+    others lie inside every bound checked here (``serving.clinical`` does, for a whole batch at once).
+    """
     features = feature_spec["features"]
-    flags = [flag for f, v in zip(features, row) if (flag := _value_flag(f, float(v))) is not None]
+    values = row.tolist()
+    flags = [flag for j in (range(len(features)) if check is None else check)
+             if (flag := _value_flag(features[j], float(values[j]))) is not None]
     reason = abstain_reason(feature_spec, row)
     if reason:
         flags.insert(0, Flag(kind="abstained", severity="critical", feature=None, message=reason))
@@ -74,11 +81,11 @@ def missing_importance_share(features: list[dict[str, Any]], row: np.ndarray) ->
 def abstain_reason(feature_spec: dict[str, Any], row: np.ndarray) -> str | None:
     """Why no risk should be given for this row, or None when it may be."""
     features = feature_spec["features"]
-    missing = [f for f, v in zip(features, row) if np.isnan(v)]
+    missing = [features[j] for j in np.flatnonzero(np.isnan(row))]
     required = [f["display_name"] for f in missing if f.get("required")]
     if required:
         return f"a required input is missing ({', '.join(required)})"
-    share = missing_importance_share(features, row)
+    share = missing_importance_share(features, row) if missing else 0.0  # nothing missing: no share
     limit = float(feature_spec.get("max_missing_importance", DEFAULT_MAX_MISSING_IMPORTANCE))
     if share > limit:
         names = ", ".join(f["display_name"] for f in missing)

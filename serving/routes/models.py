@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from serving.audit import AuditError, AuditLog
 from serving.auth import Caller
-from serving.clinical import patient_prediction, risk_only_prediction
+from serving.clinical import explained_predictions, risk_only_prediction
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
 from serving.dose import DOSE_BANDS_MG_WEEK, DOSE_TASK, dose_predictions, explanation_scale, inconsistent_inputs
 from serving.dose_schemas import DoseResponse
@@ -107,8 +107,7 @@ def predict(body: PredictionRequest, request: Request, caller: CallerDep, model:
     if with_explanation:
         explained = explain(model.bundle, X)
         risk = explained.risk
-        predictions = [patient_prediction(model, p.patient_id, X[i], explained, i)
-                       for i, p in enumerate(body.patients)]
+        predictions = explained_predictions(model, [p.patient_id for p in body.patients], X, explained)
     else:
         risk = model.bundle.risk(X)
         predictions = [risk_only_prediction(model, p.patient_id, X[i], float(risk[i]))
