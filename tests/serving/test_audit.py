@@ -21,7 +21,7 @@ def test_concurrent_records_are_all_written_whole_and_share_fsyncs(tmp_path: Pat
     calls = []
     real_fsync = os.fsync
 
-    def slow_fsync(fd: int) -> None:  # a disk that takes 5 ms per flush, as a busy one does
+    def slow_fsync(fd: int) -> None:  # a disk that takes 20 ms per flush, as a busy one does
         calls.append(fd)
         time.sleep(0.005)
         real_fsync(fd)
