@@ -25,7 +25,7 @@ from serving.limits import prediction_slot
 from serving.registry import ServedModel
 from serving.schemas import ErrorResponse
 from serving.treatment import covariate_request_model, covariates, effect_model, interval_method, treatment_comparisons
-from serving.validation import features_model, safe_errors, to_row
+from serving.validation import safe_errors, to_row
 
 ROLES = ("clinician", "application")
 MODIFIABLE = frozenset({"current_smoker", "pack_years", "ldl_mg_dl", "sbp_mm_hg", "hba1c_pct"})
@@ -46,7 +46,7 @@ def compare_treatments(body: CompareRequest, request: Request, caller: CallerDep
     if model.task == DOSE_TASK:
         return _compare_doses(body, caller, model, audit, metrics)
     effects = effect_model(model)
-    X = _rows(covariates(model), [p.features for p in body.patients], model.name, covariate_request_model(model))
+    X = _rows(covariates(model), [p.features for p in body.patients], covariate_request_model(model))
     comparisons = treatment_comparisons(model, effects, [p.patient_id for p in body.patients], X)
     request_id = uuid.uuid4().hex
     _audit(audit, metrics, [{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
@@ -63,7 +63,7 @@ def compare_treatments(body: CompareRequest, request: Request, caller: CallerDep
 def _compare_doses(body: CompareRequest, caller, model: ServedModel, audit: AuditLog,  # noqa: ANN001
                    metrics) -> DoseComparisonResponse:  # noqa: ANN001
     names = model.bundle.feature_names
-    X = _rows(model.features, [p.features for p in body.patients], model.name)
+    X = _rows(model.features, [p.features for p in body.patients], model.request_model)
     errors = inconsistent_inputs(X, names)
     if errors:
         raise RequestValidationError(errors)
@@ -87,7 +87,8 @@ def what_if(body: WhatIfRequest, caller: CallerDep, model: ServedModelDep, audit
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"what-if re-scores risk models; {model.name} is a "
                                                        f"{model.task} model (use predict or compare-treatments)")
     _refuse_unchangeable(body.changes, {f["name"]: f for f in model.features})
-    rows = _rows(model.features, [body.patient.features, {**body.patient.features, **body.changes}], model.name)
+    rows = _rows(model.features, [body.patient.features, {**body.patient.features, **body.changes}],
+                 model.request_model)
     risk = model.bundle.risk(rows)
     request_id = uuid.uuid4().hex
     _audit(audit, metrics, [{"request_id": request_id, "key_id": caller.key_id, "role": caller.role,
@@ -118,9 +119,8 @@ def _refuse_unchangeable(changes: dict[str, object], features: dict[str, dict]) 
         raise RequestValidationError(errors)
 
 
-def _rows(features: list[dict], payloads: list[dict], model_name: str,
-          request_model: type[BaseModel] | None = None) -> np.ndarray:
-    request_model = request_model or features_model(model_name, features)
+def _rows(features: list[dict], payloads: list[dict], request_model: type[BaseModel]) -> np.ndarray:
+    """Validated rows in ``features`` order (the served version's own request model: built once, at load)."""
     names = [f["name"] for f in features]
     rows, errors = [], []
     for i, payload in enumerate(payloads):
