@@ -154,7 +154,7 @@ def per_call_us(fn: Callable[[], object], min_seconds: float = 0.5, min_calls: i
 def in_process_timings(model: object, tmp: Path) -> list[tuple[str, float, float]]:
     """(step, us per call for 1 patient, us per patient in a 100-patient batch), on the same rows."""
     from serving.audit import AuditLog
-    from serving.clinical import patient_prediction
+    from serving.clinical import explained_predictions
     from serving.explain import explain
     from serving.routes.models import _feature_matrix
     from serving.schemas import PredictionRequest, PredictionResponse
@@ -166,7 +166,8 @@ def in_process_timings(model: object, tmp: Path) -> list[tuple[str, float, float
         body = PredictionRequest.model_validate({"patients": patients(n)})
         X = _feature_matrix(model, body)
         explained = explain(model.bundle, X)
-        answers = [patient_prediction(model, p.patient_id, X[i], explained, i) for i, p in enumerate(body.patients)]
+        ids = [p.patient_id for p in body.patients]
+        answers = explained_predictions(model, ids, X, explained)
         response = PredictionResponse(request_id="r", model=MODEL, version=model.version, alias="champion",
                                       outcome="event", predictions=answers)
         records = [{"request_id": "r", "patient_key": audit.pseudonym(p.patient_id)} for p in body.patients]
@@ -178,8 +179,7 @@ def in_process_timings(model: object, tmp: Path) -> list[tuple[str, float, float
             "pmed explain() (serving/explain.py)": lambda: explain(model.bundle, X),
             "request validation (feature schema -> matrix)": lambda: _feature_matrix(model, body),
             "answer assembly (risk points, concepts, flags)":
-                lambda: [patient_prediction(model, p.patient_id, X[i], explained, i)
-                         for i, p in enumerate(body.patients)],
+                lambda: explained_predictions(model, ids, X, explained),  # as the route does, once per batch
             "response JSON (pydantic)": response.model_dump_json,
             "audit record (fsync)": lambda: audit.record(records),
         }
