@@ -85,6 +85,9 @@ def fit_and_evaluate(train_dir: Path, calibration_dir: Path | None = None, test_
 
     Rejected trial rows go to ``quarantine_dir`` (one CSV per trial folder); without it they are an error.
     """
+    if calibration_dir is not None and not (calibration_dir / "truth.csv").is_file():
+        raise ValueError(f"{calibration_dir}: interval calibration needs the true effects (truth.csv), which "
+                         "only a simulated trial has; leave --calibration out for a real trial")
     train = _read(train_dir, quarantine_dir)
     if test_dir is None:
         train, test = split_holdout(train, holdout, params.seed)
@@ -95,9 +98,6 @@ def fit_and_evaluate(train_dir: Path, calibration_dir: Path | None = None, test_
         model = TreatmentEffectModel(list(FEATURES), "binary", params).fit(
             matrix(train), train["treated"].to_numpy(), train["nace_1y"].to_numpy(), advance)
     if calibration_dir is not None:
-        if not (calibration_dir / "truth.csv").is_file():
-            raise ValueError(f"{calibration_dir}: interval calibration needs the true effects (truth.csv), which "
-                             "only a simulated trial has; leave --calibration out for a real trial")
         calibration = _read(calibration_dir, quarantine_dir)
         model.calibrate(matrix(calibration), _truth_for(calibration_dir, calibration)["true_effect"].to_numpy())
     truth = _truth_for(truth_dir, test) if (truth_dir / "truth.csv").is_file() else None
