@@ -298,7 +298,11 @@ def promote(
 
 @app.command("models")
 def list_models() -> None:
-    """List registered models: each version, its gate result, test AUROC (dose models: MAE, PW20) and aliases."""
+    """List registered models: each version, its gate result, its headline test metric and aliases.
+
+    Risk models: AUROC; dose models: MAE and PW20; treatment models: PEHE and 95% coverage (simulated
+    trial) or the model rule's estimated risk beside the CPIC rule's (real trial).
+    """
     from training.tracking import GATES_TAG, configure_mlflow
 
     client = configure_mlflow(_settings())
@@ -311,12 +315,18 @@ def list_models() -> None:
             aliases.setdefault(str(version), []).append(alias)
         for mv in sorted(client.search_model_versions(f"name='{model.name}'"), key=lambda v: int(v.version)):
             metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-            typer.echo(f"{model.name:12} v{mv.version:<4} gates {mv.tags.get(GATES_TAG, '?'):7} "
+            typer.echo(f"{model.name:21} v{mv.version:<4} gates {mv.tags.get(GATES_TAG, '?'):7} "
                        f"{_headline(metrics)}  {' '.join('@' + a for a in aliases.get(str(mv.version), []))}")
 
 
 def _headline(metrics: dict[str, float]) -> str:
-    """The test metric a version is judged by: MAE and PW20 for a dose model (it has no AUROC), else AUROC."""
+    """The test metric a version is judged by: MAE and PW20 for a dose model (it has no AUROC), PEHE and
+    coverage (or, without truth, estimated risks) for a treatment model, else AUROC."""
+    if "pehe" in metrics:
+        return f"PEHE {metrics['pehe']:.4f}  coverage {metrics.get('coverage_95', float('nan')):.3f}"
+    if "est_model_risk" in metrics:
+        return (f"est. 1-year risk: model rule {metrics['est_model_risk']:.4f}, "
+                f"CPIC {metrics.get('est_cpic_risk', float('nan')):.4f}")
     if "auroc" not in metrics and "mae" in metrics:
         pw20 = metrics.get("pw20")
         return f"MAE {metrics['mae']:.2f} mg/week  PW20 {'None' if pw20 is None else f'{pw20:.1f}%'}"

@@ -4,9 +4,11 @@ compare-treatments body written for the printed curl line; a second run reuses t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from pmed import cli
 from pmed.registry import version_for_alias
@@ -31,3 +33,6 @@ def test_demo_trial_trains_once_and_writes_a_compare_request(tmp_path: Path, mon
     assert cli._demo_trial(settings)
     again = version_for_alias(configure_mlflow(settings), cli.TREATMENT_MODEL, "champion")
     assert again.version == champion.version
+    listed = CliRunner().invoke(cli.app, ["models"], env={"PMED_HOME": str(tmp_path / ".pmed")})
+    line = next(x for x in listed.output.splitlines() if x.startswith(cli.TREATMENT_MODEL))
+    assert re.search(r"PEHE 0\.0\d{3}  coverage 0\.9\d\d  @champion", line), line

@@ -119,6 +119,8 @@ def test_cli_trains_a_real_trial_and_quarantines_its_bad_rows(trials: dict[str, 
                                                          "rule": "arm must be one of clopidogrel, ticagrelor"}
     assert "evaluated on 2400 patients" in result.output and "gate effect_ranking" in result.output
     assert "PEHE" not in result.output and "bootstrap's alone" in result.output
+    listed = CliRunner().invoke(app, ["models"], env={"PMED_HOME": str(tmp_path / ".pmed")})
+    assert "est. 1-year risk: model rule 0.1" in listed.output and "AUROC" not in listed.output
     missing = CliRunner().invoke(app, ["train-treatment", "--trial", str(tmp_path / "nowhere")],
                                  env={"PMED_HOME": str(tmp_path / ".pmed")})
     assert missing.exit_code != 0 and "holds no trial.csv" in missing.output
