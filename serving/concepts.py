@@ -92,8 +92,7 @@ class ConceptPlan:
     of patients pays only for its own numbers and sentences."""
 
     features: list[FeatureText]
-    groups: list[tuple[str, list[int], list[str]]]  # concept, member feature indexes, sorted sources
-    concepts: list[ConceptGroup] = field(repr=False)  # the same groups, with their features' texts
+    concepts: list[ConceptGroup] = field(repr=False)  # in first-appearance order, with their features' texts
     name_rank: np.ndarray = field(repr=False)  # each concept's place in name order: the last sort key
     layers: list[tuple[np.ndarray, np.ndarray]] = field(repr=False)  # k-th members: (concepts, features)
 
@@ -111,7 +110,7 @@ class ConceptPlan:
         depth = max((len(idx) for _, idx, _ in groups), default=0)
         layers = [(np.array([g for g, (_, idx, _) in enumerate(groups) if len(idx) > k], dtype=np.intp),
                    np.array([idx[k] for _, idx, _ in groups if len(idx) > k], dtype=np.intp)) for k in range(depth)]
-        return cls(features=texts, groups=groups, concepts=concepts, name_rank=rank, layers=layers)
+        return cls(features=texts, concepts=concepts, name_rank=rank, layers=layers)
 
     def sums(self, per_feature: np.ndarray) -> np.ndarray:
         """(n, concepts) from (n, features): each concept's members added left to right from 0.0, the same
