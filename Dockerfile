@@ -11,12 +11,13 @@ WORKDIR /app
 
 # Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p features training serving pmed \
-    && touch features/__init__.py training/__init__.py serving/__init__.py pmed/__init__.py \
+RUN mkdir -p kernel features training serving pmed \
+    && touch kernel/__init__.py features/__init__.py training/__init__.py serving/__init__.py pmed/__init__.py \
     && pip install . \
     && pip uninstall -y pmed
 
 # Then the code.
+COPY kernel ./kernel
 COPY features ./features
 COPY training ./training
 COPY serving ./serving

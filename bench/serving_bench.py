@@ -87,7 +87,7 @@ def reference_spec() -> dict:
 
 def build_reference_model(home: Path, patients: int) -> tuple[object, str]:
     """Train and register the reference model in ``home``; return (Settings, version)."""
-    from pmed.settings import Settings
+    from kernel.settings import Settings
     from training.pipeline import train_from_spec
 
     spec_path = home.parent / f"{MODEL}.yaml"
@@ -102,8 +102,8 @@ def build_reference_model(home: Path, patients: int) -> tuple[object, str]:
 
 def reference_model(home: Path, patients: int) -> tuple[object, str]:
     """The reference model registered in ``home``: reused when a previous run left it there, else trained."""
-    from pmed.registry import version_for_alias
-    from pmed.settings import Settings
+    from kernel.model_registry import version_for_alias
+    from kernel.settings import Settings
     from training.tracking import configure_mlflow
 
     if (home / "mlflow.db").is_file():
@@ -119,8 +119,8 @@ def reference_model(home: Path, patients: int) -> tuple[object, str]:
 
 def load_served(settings: object, version: str, folder: Path) -> object:
     """The registered version as pmed serves it (verified bundle, booster at one thread)."""
-    from pmed.bundle import read_bundle
-    from pmed.registry import download_version
+    from kernel.bundle import read_bundle
+    from kernel.model_registry import download_version
     from serving.registry import served_model_from_bundle
     from training.tracking import configure_mlflow
 

@@ -124,7 +124,7 @@ def main() -> None:
     if spread:
         print_spread(spread)
     if args.log:
-        from pmed.settings import Settings
+        from kernel.settings import Settings
 
         report = {"args": vars(args), "estimators": [{"estimator": n, **m, "fit_seconds": s} for n, m, s in rows],
                   "continuous_estimators": [{"estimator": n, **m, "fit_seconds": s} for n, m, s in continuous],

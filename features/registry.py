@@ -32,6 +32,7 @@ class Feature(BaseModel):
     derivation: str
     required: bool = False
     loinc: str | None = None
+    modifiable: bool = False  # a factor a patient can change: what-if re-scores only these
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> Feature:
@@ -56,17 +57,19 @@ FEATURES: tuple[Feature, ...] = (
             kind="binary", min=0, max=1, concept="Sex", required=True,
             derivation="administrative sex recorded in the patients file"),
     Feature(name="ldl_mg_dl", display_name="LDL cholesterol", unit="mg/dL", source="ehr", kind="continuous",
-            min=20, max=400, concept="LDL cholesterol", loinc="18262-6", derivation=_LOOKBACK),
+            min=20, max=400, concept="LDL cholesterol", loinc="18262-6", modifiable=True,
+            derivation=_LOOKBACK),
     Feature(name="hdl_mg_dl", display_name="HDL cholesterol", unit="mg/dL", source="ehr", kind="continuous",
             min=10, max=150, concept="HDL cholesterol", loinc="2085-9", derivation=_LOOKBACK),
     Feature(name="total_cholesterol_mg_dl", display_name="Total cholesterol", unit="mg/dL", source="ehr",
             kind="continuous", min=70, max=500, concept="Total cholesterol", loinc="2093-3",
             derivation=_LOOKBACK),
     Feature(name="hba1c_pct", display_name="HbA1c", unit="%", source="ehr", kind="continuous",
-            min=3.5, max=18, concept="Glycaemic control (HbA1c)", loinc="4548-4", derivation=_LOOKBACK),
+            min=3.5, max=18, concept="Glycaemic control (HbA1c)", loinc="4548-4", modifiable=True,
+            derivation=_LOOKBACK),
     Feature(name="sbp_mm_hg", display_name="Systolic blood pressure", unit="mmHg", source="ehr",
             kind="continuous", min=70, max=260, concept="Blood pressure", loinc="8480-6",
-            derivation=_LOOKBACK),
+            modifiable=True, derivation=_LOOKBACK),
     Feature(name="bmi_kg_m2", display_name="Body-mass index", unit="kg/m2", source="ehr", kind="continuous",
             min=12, max=80, concept="Body-mass index", loinc="39156-5", derivation=_LOOKBACK),
     Feature(name="hypertension_dx", display_name="Hypertension diagnosis", unit="1 = yes, 0 = no",
@@ -83,10 +86,10 @@ FEATURES: tuple[Feature, ...] = (
             derivation="an antihypertensive (RxNorm ingredient) prescription active at the index date"),
     Feature(name="current_smoker", display_name="Current smoker", unit="1 = yes, 0 = no",
             source="lifestyle", kind="binary", min=0, max=1, concept="Smoking",
-            derivation="questionnaire smoking status is 'current'"),
+            modifiable=True, derivation="questionnaire smoking status is 'current'"),
     Feature(name="pack_years", display_name="Smoking history", unit="pack-years", source="lifestyle",
             kind="continuous", min=0, max=200, concept="Smoking",
-            derivation="questionnaire pack-years (0 for never smokers)"),
+            modifiable=True, derivation="questionnaire pack-years (0 for never smokers)"),
     Feature(name="physical_activity_min_wk", display_name="Physical activity", unit="min/week",
             source="lifestyle", kind="continuous", min=0, max=3000, concept="Physical activity",
             derivation="questionnaire moderate-to-vigorous activity, minutes per week"),

@@ -21,6 +21,7 @@ from features.genetic.pgx import call_vcf
 from features.parsing import blank, parse_numbers, read_raw_csv
 from features.quarantine import Quarantine, SourceCheck, SourceCounts
 
+TRUTH_FILE = "truth.csv"  # the simulator's known effects; never part of a real trial
 ARMS = ("clopidogrel", "ticagrelor")  # arm 0 is the reference; effects are arm 1 minus arm 0
 PHENOTYPE_CODE = {"Poor Metabolizer": 0, "Intermediate Metabolizer": 1, "Normal Metabolizer": 2,
                   "Rapid Metabolizer": 3, "Ultrarapid Metabolizer": 4}
@@ -111,3 +112,13 @@ def _with_phenotype(frame: pd.DataFrame, vcf: Path) -> pd.DataFrame:
     phenotype = frame["patient_id"].map(calls["phenotype"])
     return frame.assign(cyp2c19_phenotype=phenotype,
                         cyp2c19_phenotype_code=phenotype.map(PHENOTYPE_CODE).astype("float64"))
+
+
+def read_truth(folder: Path) -> pd.DataFrame:
+    """A simulated trial's true effects and risks per patient (``truth.csv``); a real trial has none."""
+    return pd.read_csv(folder / TRUTH_FILE)
+
+
+def has_truth(folder: Path) -> bool:
+    """Whether a trial folder carries known true effects (only the simulator writes them)."""
+    return (folder / TRUTH_FILE).is_file()

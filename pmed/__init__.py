@@ -1,1 +1,1 @@
-"""pmed: the command line and the settings shared by the feature, training and serving packages."""
+"""pmed: the command line on top of the kernel, features, training and serving packages (imported by none)."""

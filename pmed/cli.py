@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 
 app = typer.Typer(help="pmed: genetic, lifestyle and EHR features -> XGBoost risk models in MLflow -> "
                        "explained predictions over HTTP.", no_args_is_help=True, add_completion=False)
@@ -396,7 +396,7 @@ def demo(
 ) -> None:
     """`make run`: simulate, build features, train and promote both risk models and the antiplatelet
     treatment-response model, then serve (reusing what exists)."""
-    from pmed.registry import version_for_alias
+    from kernel.model_registry import version_for_alias
     from training.tracking import configure_mlflow
 
     settings = _settings()
@@ -426,7 +426,7 @@ def demo(
 
 def _demo_trial(settings: Settings) -> bool:
     """The simulated antiplatelet trial and its treatment-response model; True when it has a champion to serve."""
-    from pmed.registry import version_for_alias
+    from kernel.model_registry import version_for_alias
     from training.tracking import configure_mlflow
 
     client = configure_mlflow(settings)
@@ -466,8 +466,8 @@ def _example_request(settings: Settings) -> Path:
     """Write a ready-to-send predict body built from the champion's typical feature values."""
     import tempfile
 
-    from pmed.bundle import read_bundle
-    from pmed.registry import download_version, version_for_alias
+    from kernel.bundle import read_bundle
+    from kernel.model_registry import download_version, version_for_alias
     from training.tracking import configure_mlflow
 
     client = configure_mlflow(settings)

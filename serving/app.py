@@ -19,8 +19,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Mount
 
-from pmed.registry import registry_client
-from pmed.settings import Settings
+from kernel.model_registry import registry_client
+from kernel.settings import Settings
 from serving.audit import AuditLog
 from serving.auth import KeyStore
 from serving.deps import ROLES_ATTR

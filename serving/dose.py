@@ -4,7 +4,7 @@ The booster's output (the margin) is on the fitted scale, the square root of mg/
 model; the bundle's ``dose_interval`` calibrator squares it back and holds the split-conformal interval.
 TreeSHAP contributions add up to the margin, so they are reported on that scale and say so.
 
-The IWPC pharmacogenetic dose is computed by ``training.dose_baselines`` (the one copy of the formula)
+The IWPC pharmacogenetic dose is computed by ``kernel.formulas.iwpc`` (the one copy of the formula)
 from the same validated feature row: the genotype categories it needs are read back from the allele
 counts the model takes, the inverse of ``features.iwpc`` (a test checks the round trip on the cohort).
 """
@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.iwpc import HIGH_DOSE_MG_WEEK, LOW_DOSE_MG_WEEK
-from pmed.calibration import DoseIntervalCalibrator
+from kernel.calibration import DoseIntervalCalibrator
 from serving.dose_schemas import DoseBand, DoseContribution, DoseEstimate, DoseExplanation, DoseInterval, PatientDose
 from serving.explain import explain
 from serving.flags import assess
 from serving.registry import ServedModel
-from training.dose_baselines import INPUTS, PHARMACOGENETIC, iwpc_dose
+from kernel.formulas.iwpc import HIGH_DOSE_MG_WEEK, INPUTS, LOW_DOSE_MG_WEEK, PHARMACOGENETIC, iwpc_dose
 
 DOSE_TASK = "dose_regression"
 IWPC_SOURCE = ("IWPC pharmacogenetic algorithm (N Engl J Med 2009;360:753-64, published coefficients), "
@@ -56,7 +55,7 @@ def iwpc_unavailable(names: list[str]) -> str | None:
 
 
 def iwpc_inputs(X: np.ndarray, names: list[str]) -> pd.DataFrame:
-    """The IWPC algorithm's input columns (``training.dose_baselines.INPUTS``) from model-order feature rows."""
+    """The IWPC algorithm's input columns (``kernel.formulas.iwpc.INPUTS``) from model-order feature rows."""
     col = {n: X[:, names.index(n)] for n in names}
     frame = pd.DataFrame({n: col[n] for n in _NUMERIC_INPUTS})
     frame["cyp2c9_genotype"] = [cyp2c9_genotype(a, b) for a, b in zip(col["cyp2c9_star2_count"],
@@ -83,7 +82,7 @@ def inconsistent_inputs(X: np.ndarray, names: list[str]) -> list[dict[str, Any]]
 
 
 def dose_band(dose: float) -> DoseBand:
-    """IWPC's dose groups: low <= 21, high >= 49 mg/week (``features.iwpc``)."""
+    """IWPC's dose groups: low <= 21, high >= 49 mg/week (``kernel.formulas.iwpc``)."""
     return "low" if dose <= LOW_DOSE_MG_WEEK else "high" if dose >= HIGH_DOSE_MG_WEEK else "intermediate"
 
 

@@ -2,7 +2,7 @@
 prescriber would otherwise use (IWPC pharmacogenetic, IWPC clinical, a fixed 35 mg/week start).
 
 Each strategy is labelled with its source and set against the model's dose (difference, inside the
-model's interval or not). The doses come from ``training.dose_baselines`` (the one copy of each formula)
+model's interval or not). The doses come from ``kernel.formulas.iwpc`` (the one copy of each formula)
 and the model's answer from ``serving.dose.dose_predictions``, so predict and compare never disagree.
 """
 
@@ -16,7 +16,7 @@ from serving.compare_schemas import DoseComparison, DoseStrategy
 from serving.dose import dose_band, dose_predictions, iwpc_inputs, iwpc_unavailable
 from serving.dose_schemas import DoseEstimate, PatientDose
 from serving.registry import ServedModel
-from training.dose_baselines import CLINICAL, FIXED_DOSE_MG_WEEK, PHARMACOGENETIC, iwpc_dose
+from kernel.formulas.iwpc import CLINICAL, FIXED_DOSE_MG_WEEK, PHARMACOGENETIC, iwpc_dose
 
 SOURCES = {
     "iwpc_pharmacogenetic": "IWPC pharmacogenetic algorithm (N Engl J Med 2009;360:753-64, published "

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import xgboost as xgb
 
-from pmed.bundle import Bundle
+from kernel.bundle import Bundle
 from serving.treeshap import PathTables, UnsupportedBooster
 
 SCALE = "log-odds (model margin before calibration)"

@@ -72,8 +72,8 @@ def _value_flag(feature: dict[str, Any], value: float) -> Flag | None:
 def missing_importance_share(features: list[dict[str, Any]], row: np.ndarray) -> float:
     """Share of the model's mean |SHAP| importance carried by the missing features (equal weights when the
     bundle records no importance)."""
-    weights = np.array([float(f.get("mean_abs_shap", 1.0)) for f in features])
-    if not any("mean_abs_shap" in f for f in features) or weights.sum() <= 0:
+    weights = np.array([float(f.get("mean_abs_shap") or 0.0) for f in features])
+    if all(f.get("mean_abs_shap") is None for f in features) or weights.sum() <= 0:
         weights = np.ones(len(features))
     return float(weights[np.isnan(row)].sum() / weights.sum())
 

@@ -22,6 +22,7 @@ from serving.audit import AuditLog
 from serving.auth import Caller
 from serving.clinical import patient_prediction
 from serving.compare_schemas import DoseComparison, Driver, PatientComparison
+from kernel.formulas.cpic import CYP2C19_PHENOTYPES
 from serving.concepts import FeatureText
 from serving.dose import DOSE_TASK, inconsistent_inputs
 from serving.dose_compare import dose_comparisons
@@ -29,7 +30,6 @@ from serving.explain import explain
 from serving.registry import ServedModel
 from serving.schemas import PatientPrediction
 from serving.treatment import (
-    PHENOTYPES,
     covariate_request_model,
     covariates,
     effect_model,
@@ -142,7 +142,7 @@ def _treatment_sentence(driver: Driver, text: FeatureText | None, reference: str
     if text is None:  # the treatment column (its own effect and its share of interactions)
         subject = driver.display_name[:1].upper() + driver.display_name[1:]
     elif driver.feature == PHENOTYPE_FEATURE and driver.value is not None:
-        subject = f"{driver.display_name}: {PHENOTYPES[int(driver.value)].lower()}"
+        subject = f"{driver.display_name}: {CYP2C19_PHENOTYPES[int(driver.value)].lower()}"
     else:
         subject = f"{driver.display_name}: {text.text(driver.value)}"
     return f"{subject} favours {favours} (log-odds ratio {driver.contribution:+.2f})"

@@ -16,8 +16,8 @@ from typing import Any
 from mlflow import MlflowClient
 from pydantic import BaseModel
 
-from pmed.bundle import Bundle, read_bundle
-from pmed.registry import download_version, version_for_alias
+from kernel.bundle import Bundle, read_bundle
+from kernel.model_registry import download_version, version_for_alias
 from serving.explain import prepare_explainer
 from serving.metrics import ServingMetrics
 from serving.validation import features_model

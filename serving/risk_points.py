@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmed.calibration import Calibrator
+from kernel.calibration import Calibrator
 
 SCALE = "percentage points of calibrated risk (add up to risk - baseline risk)"
 METHOD = ("log-odds contribution x average slope of the calibrator between the baseline margin and the "

@@ -12,28 +12,27 @@ import xgboost as xgb
 from fastapi import HTTPException, status
 from pydantic import BaseModel
 
+from kernel.formulas.cpic import SOURCE as CPIC_SOURCE
+from kernel.formulas.cpic import clopidogrel_advice
 from serving.compare_schemas import Driver, PatientComparison, Recommendation, TreatmentOutcome
 from serving.registry import ServedModel
 from serving.validation import features_model
-from training.treatment_effect import EffectPrediction, TreatmentEffectModel
+from kernel.effect_model import EffectEnsemble, EffectPrediction
 
 DRIVERS_SCALE = ("log-odds ratio: S-learner margin under the candidate minus under the reference "
                  "(exact TreeSHAP; the risk difference is on the probability scale)")
-CPIC_SOURCE = "CPIC guideline (CYP2C19 and clopidogrel, 2022 update; ACS/PCI)"
-PHENOTYPES = ("Poor Metabolizer", "Intermediate Metabolizer", "Normal Metabolizer", "Rapid Metabolizer",
-              "Ultrarapid Metabolizer")
-_effect_models: dict[tuple[str, str], TreatmentEffectModel] = {}
+_effect_models: dict[tuple[str, str], EffectEnsemble] = {}
 _request_models: weakref.WeakKeyDictionary[xgb.Booster, type[BaseModel]] = weakref.WeakKeyDictionary()
 
 
-def effect_model(model: ServedModel) -> TreatmentEffectModel:
+def effect_model(model: ServedModel) -> EffectEnsemble:
     """The served version's ensemble, read once from its verified bundle files."""
     if "treatment" not in model.bundle.feature_spec:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is not a treatment-response model")
     key = (model.name, model.version)
     if key not in _effect_models:
         _effect_models.clear()  # one version per model is served; drop the old one
-        _effect_models[key] = TreatmentEffectModel.from_files(model.bundle.extras)
+        _effect_models[key] = EffectEnsemble.from_files(model.bundle.extras)
     return _effect_models[key]
 
 
@@ -52,7 +51,7 @@ def covariate_request_model(model: ServedModel) -> type[BaseModel]:
     return found
 
 
-def treatment_comparisons(model: ServedModel, effects: TreatmentEffectModel, patient_ids: list[str],
+def treatment_comparisons(model: ServedModel, effects: EffectEnsemble, patient_ids: list[str],
                           X: np.ndarray) -> list[PatientComparison]:
     """One comparison per validated covariate row of X (covariate order, NaN = missing)."""
     pred, contribs = effects.predict(X), effects.effect_contributions(X)
@@ -61,7 +60,7 @@ def treatment_comparisons(model: ServedModel, effects: TreatmentEffectModel, pat
             for i, patient_id in enumerate(patient_ids)]
 
 
-def interval_method(effects: TreatmentEffectModel) -> str:
+def interval_method(effects: EffectEnsemble) -> str:
     bootstrap = f"bootstrap ensemble of {len(effects.boosters_) - 1} boosters"
     if effects.interval_k == 1.0 and effects.interval_c == 0.0:
         return f"{bootstrap}, uncalibrated: sampling variance only, so it may cover less than 95%"
@@ -102,14 +101,14 @@ def _comparison(patient_id: str, i: int, x: np.ndarray, covariates: list[dict], 
 
 
 def cpic_recommendation(phenotype_code: float, reference: str, candidate: str) -> Recommendation:
-    """CPIC 2022, ACS/PCI: PM or IM -> avoid clopidogrel, use ticagrelor or prasugrel (strong); else clopidogrel."""
-    if np.isnan(phenotype_code):
+    """CPIC's advice (``kernel.formulas.cpic``) in the answer's words, naming the spec's arms."""
+    advice = clopidogrel_advice(phenotype_code)
+    if advice.alternative is None:
         return Recommendation(source=CPIC_SOURCE, treatment=None,
                               text="no CYP2C19 result: no genotype-guided recommendation")
-    phenotype = PHENOTYPES[int(phenotype_code)]
-    if phenotype_code <= 1:
+    if advice.alternative:
         return Recommendation(source=CPIC_SOURCE, treatment=candidate,
-                              text=f"{phenotype}: avoid standard-dose {reference} if possible; use {candidate} "
+                              text=f"{advice.phenotype}: avoid standard-dose {reference} if possible; use {candidate} "
                                    "or prasugrel at standard dose (strong)")
     return Recommendation(source=CPIC_SOURCE, treatment=reference,
-                          text=f"{phenotype}: {reference} 75 mg/day at standard dose (strong)")
+                          text=f"{advice.phenotype}: {reference} 75 mg/day at standard dose (strong)")

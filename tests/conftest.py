@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.registry import FEATURES
-from pmed.settings import Settings
+from kernel.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pmed import cli
-from pmed.registry import version_for_alias
-from pmed.settings import Settings
+from kernel.model_registry import version_for_alias
+from kernel.settings import Settings
 from training.tracking import configure_mlflow
 
 pytestmark = pytest.mark.slow  # simulates three small trials and fits 26 boosters (~15 s)

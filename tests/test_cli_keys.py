@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pmed.cli import app
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.auth import KeyStore, digest
 
 

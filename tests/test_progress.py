@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pmed.progress import progress_bar
+from kernel.progress import progress_bar
 from training.data import load_training_data
 from training.fit import fit_model
 from training.spec import load_spec

@@ -10,8 +10,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from pmed.bundle import read_bundle
-from pmed.registry import download_version
+from kernel.bundle import read_bundle
+from kernel.model_registry import download_version
 from training.data import KEY
 
 

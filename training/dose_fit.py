@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xgboost as xgb
 
-from pmed.calibration import DoseIntervalCalibrator
-from pmed.progress import Advance
+from kernel.calibration import DoseIntervalCalibrator
+from kernel.progress import Advance
 from training.fit import FittedModel, TrainingData, _Rounds, booster_params
 from training.spec import ModelSpec
 from training.split import Split

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pmed.bundle import write_bundle
-from pmed.progress import progress_bar
-from pmed.settings import Settings
+from kernel.bundle import write_bundle
+from kernel.progress import progress_bar
+from kernel.settings import Settings
 from training import tracking
 from training.card import render_html, render_markdown
 from training.dose_card import dose_card_sections

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.dose_baselines import baseline_doses, iwpc_dose, refit_iwpc_form
+from kernel.formulas.iwpc import iwpc_dose
+from training.dose_baselines import baseline_doses, refit_iwpc_form
 from training.dose_evaluate import HEADLINE, evaluate_dose, interval_metrics, paired_difference
 from training.dose_fit import fit_dose_model
 from training.fit import TrainingData

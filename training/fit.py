@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pmed.calibration import Calibrator, fit_calibrator
-from pmed.progress import Advance
+from kernel.calibration import Calibrator, fit_calibrator
+from kernel.progress import Advance
 from training.spec import ModelSpec
 from training.split import Split
 

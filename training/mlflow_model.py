@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from pmed.bundle import MANIFEST_FILE, read_bundle
+from kernel.bundle import MANIFEST_FILE, read_bundle
 
 
 class PmedRiskModel(PythonModel):

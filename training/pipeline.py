@@ -19,10 +19,10 @@ import sklearn
 import xgboost
 from mlflow import MlflowClient
 
-from pmed.bundle import write_bundle
-from pmed.progress import progress_bar
-from pmed.registry import version_for_alias
-from pmed.settings import Settings
+from kernel.bundle import write_bundle
+from kernel.progress import progress_bar
+from kernel.model_registry import version_for_alias
+from kernel.settings import Settings
 from training import tracking
 from training.card import card_sections, render_html, render_markdown
 from training.champion import champion_test_auroc

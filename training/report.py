@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from training.baselines import logistic_baseline, pooled_cohort_risk
+from kernel.formulas.pce import pooled_cohort_risk
+from training.baselines import logistic_baseline
 from training.data import KEY
 from training.evaluate import evaluate_risk, net_benefit
 from training.fit import FittedModel, TrainingData

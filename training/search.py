@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import xgboost as xgb
 
-from pmed.progress import Advance
+from kernel.progress import Advance
 from training.fit import TrainingData, booster_params
 from training.spec import ModelSpec, XGBoostParams
 from training.split import Split

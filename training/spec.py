@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.registry import REGISTRY, Feature, Source
-from pmed.calibration import CalibrationMethod
+from kernel.calibration import CalibrationMethod
 
 
 class _Strict(BaseModel):

@@ -20,9 +20,9 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from pmed.bundle import read_bundle
-from pmed.registry import download_version, registry_client
-from pmed.settings import Settings
+from kernel.bundle import read_bundle
+from kernel.model_registry import download_version, registry_client
+from kernel.settings import Settings
 from training.failpoints import failpoint
 
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")

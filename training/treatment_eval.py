@@ -11,16 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CPIC_ALTERNATIVE = ("Poor Metabolizer", "Intermediate Metabolizer")
-
-
-def cpic_rule(phenotype: pd.Series | np.ndarray) -> np.ndarray:
-    """CPIC 2022, ACS/PCI: poor or intermediate CYP2C19 metabolizer -> alternative (1); else clopidogrel (0).
-
-    An uncallable phenotype gets clopidogrel, the standard of care when no genotype is available.
-    """
-    return np.isin(np.asarray(phenotype, dtype=object), CPIC_ALTERNATIVE).astype(int)
-
+from kernel.formulas.cpic import cpic_rule
 
 def effect_metrics(estimate: np.ndarray, true_effect: np.ndarray, low: np.ndarray | None = None,
                    high: np.ndarray | None = None) -> dict[str, float]:

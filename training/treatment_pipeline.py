@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.sim.trial import read_truth
-from features.trial import ARMS, COVARIATES, FEATURES, read_trial
-from pmed.bundle import write_bundle
-from pmed.calibration import SigmoidCalibrator
-from pmed.progress import progress_bar
-from pmed.settings import Settings
+from features.trial import ARMS, COVARIATES, FEATURES, read_trial, read_truth
+from kernel.bundle import write_bundle
+from kernel.calibration import SigmoidCalibrator
+from kernel.progress import progress_bar
+from kernel.settings import Settings
 from training.treatment_effect import LearnerParams, TreatmentEffectModel
 from training.treatment_eval import (
     effect_calibration,

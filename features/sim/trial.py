@@ -38,7 +38,7 @@ import pandas as pd
 
 from features.genetic.pgx.tables import genes
 from features.sim.variants import ANCESTRIES, ANCESTRY_SHARES
-from features.trial import ARMS, FEATURES, PHENOTYPE_CODE, read_trial  # noqa: F401 (re-exported)
+from features.trial import ARMS, FEATURES, PHENOTYPE_CODE, TRUTH_FILE, read_trial, read_truth  # noqa: F401 (re-exported)
 
 HAPLOTYPE_FREQ = {  # CYP2C19 star-allele frequency by ancestry (rounded from CPIC frequency tables); rest *1
     "EUR": {"*2": .15, "*3": .005, "*17": .21}, "AFR": {"*2": .17, "*3": .005, "*17": .20},
@@ -135,7 +135,7 @@ def simulate_trial(out_dir: Path, n_patients: int, seed: int) -> TrialSummary:
     _write_cyp2c19_vcf(rng, out_dir / "genotypes.vcf", ids, patients[["allele_1", "allele_2"]].to_numpy())
     truth.insert(0, "patient_id", ids)
     truth.insert(1, "true_phenotype", patients["true_phenotype"])
-    truth.to_csv(out_dir / "truth.csv", index=False, float_format="%.10g")
+    truth.to_csv(out_dir / TRUTH_FILE, index=False, float_format="%.10g")
     return TrialSummary(n_patients, {a: float(trial.loc[arm == i, "nace_1y"].mean()) for i, a in enumerate(ARMS)},
                         float((truth["true_effect"] > 0).mean()), float(truth["true_effect"].mean()))
 
@@ -155,6 +155,3 @@ def _write_cyp2c19_vcf(rng: np.random.Generator, path: Path, ids: np.ndarray, ha
         lines.append(f"{pos.chrom}\t{pos.pos}\t{pos.rsid}\t{pos.ref}\t{pos.alt}\t.\tPASS\t.\tGT\t" + "\t".join(gt))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-
-def read_truth(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "truth.csv")

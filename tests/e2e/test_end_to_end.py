@@ -19,9 +19,9 @@ import pytest
 import xgboost as xgb
 import yaml
 
-from pmed.bundle import read_bundle
-from pmed.registry import download_version, registry_client
-from pmed.settings import Settings
+from kernel.bundle import read_bundle
+from kernel.model_registry import download_version, registry_client
+from kernel.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 PMED = str(Path(sys.executable).with_name("pmed"))

@@ -20,8 +20,8 @@ import pytest
 from features.sim.truth import cad_10y_logit
 from features.simulate import simulate_cohort
 from features.table import build_feature_table
-from pmed.registry import registry_client
-from pmed.settings import Settings
+from kernel.model_registry import registry_client
+from kernel.settings import Settings
 from training.pipeline import train_from_spec
 
 REPO = Path(__file__).resolve().parents[2]

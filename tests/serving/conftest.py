@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.auth import issue_key
 from tests.conftest import REPO, write_feature_table
 from tests.serving.helpers import ready_client

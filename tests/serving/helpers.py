@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from mlflow import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from pmed.bundle import BOOSTER_FILE
+from kernel.bundle import BOOSTER_FILE
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.app import PUBLIC_PATHS, check_roles_declared, create_app, route_roles
 from serving.auth import ROLES, issue_key, revoke_key
 from serving.deps import CallerDep

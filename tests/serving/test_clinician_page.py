@@ -29,7 +29,7 @@ from playwright.sync_api import sync_playwright
 
 from features.simulate import simulate_cohort
 from features.table import build_feature_table
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.app import create_app
 from serving.audit import AuditLog
 from serving.auth import Caller, digest, issue_key, read_keys, revoke_key

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.sim.trial import read_trial, simulate_trial
-from pmed.settings import Settings
+from kernel.settings import Settings
 from tests.serving.helpers import ready_client
 from tests.serving.conftest import CANARY, auth
 from training.treatment_effect import LearnerParams

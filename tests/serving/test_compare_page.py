@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from features.sim.trial import read_trial, simulate_trial
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.app import create_app
 from serving.auth import issue_key
 from tests.conftest import REPO, require_tool

@@ -12,8 +12,8 @@ import xgboost as xgb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmed.bundle import Bundle
-from pmed.calibration import IsotonicCalibrator, SigmoidCalibrator, fit_calibrator
+from kernel.bundle import Bundle
+from kernel.calibration import IsotonicCalibrator, SigmoidCalibrator, fit_calibrator
 from serving import risk_points
 from serving.clinical import patient_prediction, risk_category
 from serving.concepts import group_concepts, value_text

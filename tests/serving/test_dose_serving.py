@@ -19,18 +19,18 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from features.iwpc import load_raw_iwpc, prepare_iwpc
-from pmed.bundle import Bundle, read_bundle
-from pmed.calibration import SigmoidCalibrator
+from kernel.bundle import Bundle, read_bundle
+from kernel.calibration import SigmoidCalibrator
 from pmed.cli import app as cli
-from pmed.registry import download_version, registry_client, version_for_alias
-from pmed.settings import Settings
+from kernel.model_registry import download_version, registry_client, version_for_alias
+from kernel.settings import Settings
 from serving.auth import issue_key
 from serving.dose import cyp2c9_genotype, iwpc_inputs, vkorc1_1639_genotype
 from serving.registry import VerificationError, served_model_from_bundle
 from tests.conftest import REPO, write_feature_table
 from tests.serving.conftest import auth
 from tests.serving.helpers import ready_client
-from training.dose_baselines import PHARMACOGENETIC, iwpc_dose
+from kernel.formulas.iwpc import PHARMACOGENETIC, iwpc_dose
 from training.pipeline import train_from_spec
 
 SLICE_SITES = ["site_02", "site_06", "site_10", "site_12", "site_16", "site_17", "site_20", "site_22"]

@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pmed.registry import registry_client
-from pmed.settings import Settings
+from kernel.model_registry import registry_client
+from kernel.settings import Settings
 from serving.app import create_app, route_roles
 from serving.auth import ROLES, KeyStore, issue_key
 from serving.registry import ModelStore, load_by_alias

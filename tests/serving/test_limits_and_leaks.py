@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.app import create_app
 from serving.audit import AuditLog
 from tests.serving.conftest import auth

@@ -9,7 +9,7 @@ import joblib
 import pytest
 from fastapi.testclient import TestClient
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.app import create_app
 from tests.serving.conftest import auth
 

@@ -9,7 +9,7 @@ import pytest
 import xgboost as xgb
 from fastapi.testclient import TestClient
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.clinical import _assessed
 from serving.flags import assess
 from tests.serving.conftest import CANARY, auth

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from pmed.registry import registry_client
-from pmed.settings import Settings
+from kernel.model_registry import registry_client
+from kernel.settings import Settings
 from serving.app import create_app
 from serving.auth import issue_key
 from serving.registry import load_version

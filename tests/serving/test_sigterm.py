@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 from tests.serving.conftest import auth
 from tests.serving.helpers import metric_value, wait_for
 

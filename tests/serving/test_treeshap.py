@@ -11,8 +11,8 @@ import xgboost as xgb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pmed.bundle import Bundle
-from pmed.calibration import SigmoidCalibrator
+from kernel.bundle import Bundle
+from kernel.calibration import SigmoidCalibrator
 from serving.explain import explain, prepare_explainer
 from serving.treeshap import PathTables, UnsupportedBooster
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.baselines import pooled_cohort_risk
+from kernel.formulas.pce import pooled_cohort_risk
 
 
 @pytest.mark.parametrize("male, black, expected", [(0, 0, 0.021), (0, 1, 0.030), (1, 0, 0.053), (1, 1, 0.061)])

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from pmed.bundle import BundleError, read_bundle, write_bundle
-from pmed.calibration import calibrator_from_dict, fit_calibrator
+from kernel.bundle import BundleError, read_bundle, write_bundle
+from kernel.calibration import calibrator_from_dict, fit_calibrator
 from training.evaluate import calibration_intercept, calibration_slope
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pmed.bundle import read_bundle
-from pmed.registry import download_version, registry_client, version_for_alias
-from pmed.settings import Settings
+from kernel.bundle import read_bundle
+from kernel.model_registry import download_version, registry_client, version_for_alias
+from kernel.settings import Settings
 from tests.conftest import REPO, write_feature_table
 from training.failpoints import POINTS
 

@@ -6,8 +6,8 @@ import mlflow
 import pytest
 import yaml
 
-from pmed.registry import registry_client, version_for_alias
-from pmed.settings import Settings
+from kernel.model_registry import registry_client, version_for_alias
+from kernel.settings import Settings
 from tests.conftest import write_feature_table  # noqa: E402  (importlib mode: tests is a namespace)
 from training.pipeline import train_from_spec
 from training.promote import PromotionError, promote_version

@@ -9,7 +9,8 @@ import pytest
 
 from features.sim.trial import FEATURES, read_trial, read_truth, simulate_trial
 from training.treatment_effect import LearnerParams, TreatmentEffectModel, required_coverage
-from training.treatment_eval import cpic_rule, effect_metrics, policy_table
+from kernel.formulas.cpic import cpic_rule
+from training.treatment_eval import effect_metrics, policy_table
 from training.treatment_pipeline import matrix
 
 

@@ -13,10 +13,11 @@ import pytest
 
 from features.sim.trial import read_truth, simulate_trial
 from features.trial import read_trial
-from pmed.settings import Settings
+from kernel.settings import Settings
 from serving.treatment import interval_method
 from training.treatment_effect import LearnerParams
-from training.treatment_eval import cpic_rule, effect_calibration, estimated_policy_values
+from kernel.formulas.cpic import cpic_rule
+from training.treatment_eval import effect_calibration, estimated_policy_values
 from training.treatment_pipeline import (
     CPIC_RULE,
     MODEL_RULE,

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from features.iwpc import IwpcUnavailable, load_raw_iwpc, prepare_iwpc
-from training.dose_baselines import CLINICAL, PHARMACOGENETIC, baseline_doses, iwpc_dose, refit_iwpc_form
+from kernel.formulas.iwpc import CLINICAL, PHARMACOGENETIC, iwpc_dose
+from training.dose_baselines import baseline_doses, refit_iwpc_form
 from training.dose_evaluate import mae, pw20
 
 # Worked by hand from the published coefficients (sqrt weekly dose, then squared):

@@ -12,10 +12,10 @@ import xgboost as xgb
 import yaml
 
 from features.iwpc import load_raw_iwpc, prepare_iwpc
-from pmed.bundle import read_bundle
-from pmed.calibration import DoseIntervalCalibrator
-from pmed.registry import download_version, registry_client, version_for_alias
-from pmed.settings import Settings
+from kernel.bundle import read_bundle
+from kernel.calibration import DoseIntervalCalibrator
+from kernel.model_registry import download_version, registry_client, version_for_alias
+from kernel.settings import Settings
 from training.data import load_table
 from training.pipeline import train_from_spec
 from training.spec import SpecError, load_spec

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from pmed.calibration import Calibrator, calibrator_from_dict
+from kernel.artifact import Artifact, ArtifactError, parse_artifact
+from kernel.calibration import Calibrator, calibrator_from_dict
 
 BOOSTER_FILE = "booster.ubj"
 CALIBRATOR_FILE = "calibrator.json"
@@ -39,14 +40,19 @@ class BundleError(Exception):
 class Bundle:
     booster: xgb.Booster
     calibrator: Calibrator
-    feature_spec: dict[str, Any]
+    spec: Artifact  # the typed artifact (feature_spec.json): task, features, and the task's own fields
     digests: dict[str, str]
     cards: dict[str, str]  # model card by file name (Markdown, HTML), when the bundle carries one
     extras: dict[str, bytes] = field(default_factory=dict)  # verified extra data files by name
 
     @property
     def feature_names(self) -> list[str]:
-        return [f["name"] for f in self.feature_spec["features"]]
+        return self.spec.feature_names
+
+    @property
+    def feature_spec(self) -> dict[str, Any]:
+        """The artifact as the JSON dict it is stored as (for readers not yet typed)."""
+        return self.spec.to_json_dict()
 
     def risk(self, X: np.ndarray) -> np.ndarray:
         """Calibrated risk for rows of X (features in ``feature_names`` order, NaN = missing).
@@ -66,13 +72,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator, feature_spec: dict[str, Any],
+def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator, spec: Artifact | dict[str, Any],
                  cards: list[Path] = (), extras: list[Path] = ()) -> dict[str, str]:
-    """Write the bundle files (and model-card and extra data files, if given) with their manifest; return the digests."""
+    """Write the bundle files (and model-card and extra data files, if given) with their manifest; return the digests.
+
+    A dict ``spec`` is validated against its task's artifact class first, so training cannot write an
+    artifact that serving would refuse.
+    """
+    artifact = spec if isinstance(spec, Artifact) else _typed(spec)
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / BOOSTER_FILE))
     _write_json(folder / CALIBRATOR_FILE, calibrator.to_dict())
-    _write_json(folder / FEATURE_SPEC_FILE, feature_spec)
+    _write_json(folder / FEATURE_SPEC_FILE, artifact.to_json_dict())
     for card in cards:
         if card.name not in CARD_FILES:
             raise BundleError(f"{card.name} is not a model-card file ({', '.join(CARD_FILES)})")
@@ -96,14 +107,23 @@ def read_bundle(folder: Path, nthread: int = 1) -> Bundle:
     booster = xgb.Booster(params={"nthread": nthread})
     booster.load_model(str(_inside(folder, BOOSTER_FILE)))
     calibrator = calibrator_from_dict(_read_json(_inside(folder, CALIBRATOR_FILE)))
-    feature_spec = _read_json(_inside(folder, FEATURE_SPEC_FILE))
-    names = [f["name"] for f in feature_spec.get("features", [])]
+    spec = _typed(_read_json(_inside(folder, FEATURE_SPEC_FILE)))
+    names = spec.feature_names
     if booster.num_features() != len(names):
         raise BundleError(f"booster expects {booster.num_features()} features, spec lists {len(names)}")
     cards = {name: _inside(folder, name).read_text(encoding="utf-8") for name in CARD_FILES if name in digests}
     extras = {name: _inside(folder, name).read_bytes() for name in _extra_names(_read_json(folder / MANIFEST_FILE))}
-    return Bundle(booster=booster, calibrator=calibrator, feature_spec=feature_spec, digests=digests, cards=cards,
-                  extras=extras)
+    return Bundle(booster=booster, calibrator=calibrator, spec=spec, digests=digests, cards=cards, extras=extras)
+
+
+def _typed(raw: Any) -> Artifact:
+    """The artifact of a feature-spec dict, or a BundleError saying which contract it breaks."""
+    if not isinstance(raw, dict):
+        raise BundleError(f"{FEATURE_SPEC_FILE} is not a JSON object")
+    try:
+        return parse_artifact(raw)
+    except (ArtifactError, ValueError) as exc:
+        raise BundleError(f"{FEATURE_SPEC_FILE} does not fit its task's artifact: {exc}") from exc
 
 
 def _verified_digests(folder: Path) -> dict[str, str]:

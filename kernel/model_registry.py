@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from pmed.settings import Settings
+from kernel.settings import Settings
 
 
 def registry_client(settings: Settings) -> MlflowClient:
@@ -33,7 +33,7 @@ def download_version(client: MlflowClient, model_name: str, version: str, dest: 
     """Fetch only a version's bundle files into ``dest``; return the bundle folder.
 
     The location comes from the registry entry itself, never from a request, and what arrives is
-    trusted only after ``pmed.bundle.read_bundle`` has checked it against the manifest.
+    trusted only after ``kernel.bundle.read_bundle`` has checked it against the manifest.
     """
     mv = client.get_model_version(model_name, version)
     model_id = mv.model_id or mv.source.removeprefix("models:/")  # MLflow 3 keeps the id in source
