@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import xgboost as xgb
 
-from serving.explain import _cores, shap_values
+from serving.explain import _cores, prepare_explainer, shap_values
 from serving.treeshap import PathTables
 
 SHAPES = {"demo 18f d3 230t": (18, 3, 230, 5), "reference 60f d6 400t": (60, 6, 400, 0)}
@@ -62,7 +62,7 @@ def methods(booster: xgb.Booster, tables: PathTables) -> dict[str, Callable[[np.
         f"pred_contribs ({_cores()} threads)": lambda X: every.predict(xgb.DMatrix(X, missing=np.nan),
                                                                       pred_contribs=True),
         "pmed tables (inline)": tables.contributions,
-        "pmed explain path (pool > 64 rows)": lambda X: shap_values(booster, X),
+        "pmed explain path (pool > 64 rows)": lambda X: shap_values(booster, X, tables),
     }
 
 
@@ -82,7 +82,7 @@ def report_shape(label: str, shape: tuple[int, int, int, int], reps: int) -> tup
     start = time.perf_counter()
     tables = PathTables.from_booster(booster)
     build_s = time.perf_counter() - start
-    shap_values(booster, held_out[:1])  # builds and probe-checks the explain path's own tables
+    assert prepare_explainer(booster) is not None  # the explain path's own tables build and pass the probe
     print(f"\n## {label}: {len(tables.leaf_offset)} leaves, tables {tables.nbytes / 2**20:.1f} MiB, "
           f"built in {build_s:.2f} s")
     calls = methods(booster, tables)
@@ -127,12 +127,13 @@ def concurrency(booster: xgb.Booster, held_out: np.ndarray, seconds: float = 3.0
     modes: dict[str, Callable[[], object] | None] = {
         "none": None,
         "batches inline": lambda: tables.contributions(batch),
-        "batches via pool": lambda: shap_values(booster, batch),
+        "batches via pool": lambda: shap_values(booster, batch, tables),
     }
     for mode, work in modes.items():
         stop, rows_done = threading.Event(), [0]
 
-        def loop(work: Callable[[], object] = work) -> None:
+        def loop(work: Callable[[], object] = work, stop: threading.Event = stop, rows_done: list[int] = rows_done
+                 ) -> None:
             while not stop.is_set():
                 work()
                 rows_done[0] += len(batch)
@@ -143,7 +144,7 @@ def concurrency(booster: xgb.Booster, held_out: np.ndarray, seconds: float = 3.0
         latencies, deadline = [], time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             start = time.perf_counter()
-            shap_values(booster, held_out[len(latencies) % 100: len(latencies) % 100 + 1])
+            shap_values(booster, held_out[len(latencies) % 100: len(latencies) % 100 + 1], tables)
             latencies.append(time.perf_counter() - start)
             time.sleep(0.002)  # a request stream, not a busy loop
         stop.set()

@@ -41,22 +41,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prs_bench import best_of, plink2_command, plink2_score_file, timed  # bench/ is on sys.path as a script
-
 from features.ehr.build import read_ehr_csv
 from features.ehr.conditions import read_diagnoses
 from features.ehr.labs import COLUMNS, check_labs, summarise_labs
 from features.ehr.medications import read_medications
 from features.ehr.patients import read_patients
-from features.lifestyle import read_lifestyle
 from features.ehr.text import read_text_csv
 from features.genetic.calls import first_biallelic, read_calls
 from features.genetic.pgx import allele_counts, wanted_pgx_sites
 from features.genetic.pgx.counts import count_features
 from features.genetic.prs import read_scoring_file, score_many, wanted_ids, wanted_sites
+from features.lifestyle import read_lifestyle
 from features.quarantine import Quarantine, SourceCheck
 from features.sim.prs_fixtures import VcfRecord, write_pgs_file, write_vcf_lines
 from features.table import PRS_FEATURES, genetic_features
+
+from prs_bench import best_of, plink2_command, plink2_score_file, timed  # bench/ is on sys.path as a script
 
 DAY = np.timedelta64(1, "D")
 LABS = [("18262-6", "mg/dL", 130, 35), ("2085-9", "mg/dL", 50, 12), ("2093-3", "mg/dL", 200, 40),
@@ -121,7 +121,7 @@ def generate_genotypes(folder: Path, samples: list[str], n_variants: int, rng: n
     kinds = rng.permutation(["score"] * n_variants + ["vcf_only"] * (n_variants // 20)
                             + ["multiallelic"] * (n_variants // 50))
     records = []
-    for i, (kind, code) in enumerate(zip(kinds, codes)):
+    for i, (kind, code) in enumerate(zip(kinds, codes, strict=True)):
         ref, *alts = rng.choice(bases, size=3 if kind == "multiallelic" else 2, replace=False)
         if kind != "multiallelic" and {ref, alts[0]} in ({"A", "T"}, {"C", "G"}):
             alts = [next(b for b in "ACGT" if b not in (ref, {"A": "T", "T": "A", "C": "G", "G": "C"}[ref]))]
@@ -135,10 +135,11 @@ def generate_genotypes(folder: Path, samples: list[str], n_variants: int, rng: n
     snps = [r for r in records if r.kind == "score"]
     effect_is_alt = rng.random(len(snps)) < 0.7
     flip = str.maketrans("ACGT", "TGCA")
+    oriented = list(zip(snps, effect_is_alt, strict=True))
     score = pd.DataFrame({"rsid": [r.rsid for r in snps], "chrom": [r.chrom for r in snps],
                           "pos": [r.pos for r in snps],
-                          "effect_allele": [r.alts[0] if e else r.ref for r, e in zip(snps, effect_is_alt)],
-                          "other_allele": [r.ref if e else r.alts[0] for r, e in zip(snps, effect_is_alt)],
+                          "effect_allele": [r.alts[0] if e else r.ref for r, e in oriented],
+                          "other_allele": [r.ref if e else r.alts[0] for r, e in oriented],
                           "effect_weight": np.round(rng.normal(0, 0.05, len(snps)), 6), "kind": "normal"})
     flipped = rng.random(len(snps)) < 0.05
     for column in ("effect_allele", "other_allele"):
@@ -185,12 +186,14 @@ def run(folder: Path) -> list[tuple[str, float, float]]:
     """Each stage in-process, in build order: (stage, wall s, peak RSS MiB)."""
     results: list[tuple[str, float, float]] = []
     q = Quarantine()
+    # the big intermediates reach the lambdas as defaults, not as closures over names deleted below (the dels
+    # free each one before the next stage is measured)
     patients, _ = stage("patients.csv: read + rules", lambda: read_patients(folder / "patients.csv", q), results)
     raw = stage("labs.csv: read as text", lambda: read_text_csv(folder / "labs.csv", COLUMNS), results)
     used, _ = stage("labs: rules + units + window",
-                    lambda: check_labs(SourceCheck("labs.csv", raw, q), patients["index_date"]), results)
+                    lambda raw=raw: check_labs(SourceCheck("labs.csv", raw, q), patients["index_date"]), results)
     del raw
-    stage("labs: last/mean/count/slope", lambda: summarise_labs(used, patients["index_date"]), results)
+    stage("labs: last/mean/count/slope", lambda used=used: summarise_labs(used, patients["index_date"]), results)
     del used
     stage("diagnoses.csv", lambda: read_diagnoses(folder / "diagnoses.csv", patients, q), results)
     stage("medications.csv", lambda: read_medications(folder / "medications.csv", patients, q), results)
@@ -200,7 +203,8 @@ def run(folder: Path) -> list[tuple[str, float, float]]:
     calls = stage("genotypes.vcf: read calls", lambda: first_biallelic(read_calls(
         folder / "genotypes.vcf", wanted_sites(scorings) | wanted_pgx_sites(), wanted_ids(scorings), strict=False)),
         results)
-    stage("PRS (2 scores) + PGx counts", lambda: (score_many(calls, scorings), allele_counts(calls)), results)
+    stage("PRS (2 scores) + PGx counts", lambda calls=calls: (score_many(calls, scorings), allele_counts(calls)),
+          results)
     del calls
     stage("genetic stage together", lambda: genetic_features(folder, patients.index, q), results)
     return results

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,8 +54,7 @@ def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of the processes (all their threads), from /proc/<pid>/stat."""
     total = 0
     for pid in pids:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / TICKS
 

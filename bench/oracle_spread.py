@@ -3,7 +3,8 @@
 One training run is one split; this fits each model on N patient splits (the spec's seed varied) of a
 simulated cohort and prints the spread, so "slope within [0.95, 1.05]" is a measured rate, not one draw.
 
-    pmed simulate --patients 100000 --out /tmp/c100k/raw && pmed features build --raw /tmp/c100k/raw --out /tmp/c100k/features
+    pmed simulate --patients 100000 --out /tmp/c100k/raw
+    pmed features build --raw /tmp/c100k/raw --out /tmp/c100k/features
     python bench/oracle_spread.py --features /tmp/c100k/features --splits 10
 """
 
@@ -47,8 +48,8 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--models", nargs="+", default=["cad_risk", "t2d_risk"])
     args = parser.parse_args()
-    print(f"| model | patients | splits | AUROC gap to oracle, mean (max) | cal. slope mean ± sd [min, max] "
-          f"| splits with slope in [0.95, 1.05] |\n|---|---|---|---|---|---|")
+    print("| model | patients | splits | AUROC gap to oracle, mean (max) | cal. slope mean ± sd [min, max] "
+          "| splits with slope in [0.95, 1.05] |\n|---|---|---|---|---|---|")
     for model in args.models:
         r = spread(args.features, model, args.splits)
         print(f"| {model} | {r['patients']} | {args.splits} | {r['gap_mean']:.4f} ({r['gap_max']:.4f}) | "

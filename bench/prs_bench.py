@@ -73,7 +73,7 @@ def plink2_score_file(vcf: Path, scoring_path: Path, out: Path) -> int:
     used = report[report["status"].isin(USED)]
     sites = calls.sites.iloc[used["record"].to_numpy()]
     pd.DataFrame({"ID": (sites["chrom"] + ":" + sites["pos"].astype(str)).to_numpy(),
-                  "A1": [(r, *a)[k] for r, a, k in zip(sites["ref"], sites["alts"], used["allele"])],
+                  "A1": [(r, *a)[k] for r, a, k in zip(sites["ref"], sites["alts"], used["allele"], strict=True)],
                   scoring.pgs_id: used["effect_weight"].map(repr).to_numpy()}).to_csv(out, sep="\t", index=False)
     return len(used)
 

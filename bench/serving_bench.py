@@ -136,7 +136,7 @@ def patients(n: int, seed: int = 5) -> list[dict]:
     rng = np.random.default_rng(seed)
     X = np.round(rng.normal(0.0, 1.0, (n, N_FEATURES)), 3)
     X[:, -N_BINARY:] = (X[:, -N_BINARY:] > 0.3).astype(float)
-    return [{"patient_id": f"bench-{i}", "features": dict(zip(feature_names(), map(float, row)))}
+    return [{"patient_id": f"bench-{i}", "features": dict(zip(feature_names(), map(float, row), strict=True))}
             for i, row in enumerate(X)]
 
 
@@ -154,42 +154,51 @@ def per_call_us(fn: Callable[[], object], min_seconds: float = 0.5, min_calls: i
 def in_process_timings(model: object, tmp: Path) -> list[tuple[str, float, float]]:
     """(step, us per call for 1 patient, us per patient in a 100-patient batch), on the same rows."""
     from serving.audit import AuditLog
-    from serving.clinical import explained_predictions
-    from serving.explain import explain
-    from serving.routes.models import _feature_matrix
-    from serving.schemas import PredictionRequest, PredictionResponse
 
     audit = AuditLog.open(tmp / "audit", tmp / "secrets")
     gc.freeze()  # as the server does at start, so collections do not walk the imported modules
     rows: list[tuple[str, float, float]] = []
     for n in (1, BATCH):
-        body = PredictionRequest.model_validate({"patients": patients(n)})
-        X = _feature_matrix(model, body)
-        explained = explain(model.bundle, X)
-        ids = [p.patient_id for p in body.patients]
-        answers = explained_predictions(model, ids, X, explained)
-        response = PredictionResponse(request_id="r", model=MODEL, version=model.version, alias="champion",
-                                      outcome="event", predictions=answers)
-        records = [{"request_id": "r", "patient_key": audit.pseudonym(p.patient_id)} for p in body.patients]
-        steps = {
-            "XGBoost pred_contribs (TreeSHAP in C++, 1 thread)":
-                lambda: model.bundle.booster.predict(xgb.DMatrix(X, missing=np.nan, nthread=1), pred_contribs=True),
-            "XGBoost margin only (inplace_predict)":
-                lambda: model.bundle.booster.inplace_predict(X, predict_type="margin"),
-            "pmed explain() (serving/explain.py)": lambda: explain(model.bundle, X),
-            "request validation (feature schema -> matrix)": lambda: _feature_matrix(model, body),
-            "answer assembly (risk points, concepts, flags)":
-                lambda: explained_predictions(model, ids, X, explained),  # as the route does, once per batch
-            "response JSON (pydantic)": response.model_dump_json,
-            "audit record (fsync)": lambda: audit.record(records),
-        }
-        for i, (name, fn) in enumerate(steps.items()):
+        for i, (name, fn) in enumerate(_steps(model, audit, patients(n)).items()):
             us = per_call_us(fn) / (1 if n == 1 else n)
             if n == 1:
                 rows.append((name, us, float("nan")))
             else:
                 rows[i] = (name, rows[i][1], us)
     return rows
+
+
+def _steps(model: object, audit: object, batch: list[dict]) -> dict[str, Callable[[], object]]:
+    """Each timed step of one predict call for ``batch``, as a call on the same, already prepared rows."""
+    from serving.call import validated_rows
+    from serving.explain import explain
+    from serving.risk.answer import explained_predictions
+    from serving.schemas import PredictionRequest, PredictionResponse
+
+    body = PredictionRequest.model_validate({"patients": batch})
+
+    def validate() -> np.ndarray:  # the shared route plumbing's validation
+        return validated_rows([p.features for p in body.patients], model.bundle.feature_names, model.request_model)
+
+    X = validate()
+    explained = explain(model.bundle, X, model.explainer)
+    ids = [p.patient_id for p in body.patients]
+    answers = explained_predictions(model, ids, X, explained)
+    response = PredictionResponse(request_id="r", model=MODEL, version=model.version, alias="champion",
+                                  outcome="event", predictions=answers)
+    records = [{"request_id": "r", "patient_key": audit.pseudonym(p.patient_id)} for p in body.patients]
+    return {
+        "XGBoost pred_contribs (TreeSHAP in C++, 1 thread)":
+            lambda: model.bundle.booster.predict(xgb.DMatrix(X, missing=np.nan, nthread=1), pred_contribs=True),
+        "XGBoost margin only (inplace_predict)":
+            lambda: model.bundle.booster.inplace_predict(X, predict_type="margin"),
+        "pmed explain() (serving/explain.py)": lambda: explain(model.bundle, X, model.explainer),
+        "request validation (feature schema -> matrix)": validate,
+        "answer assembly (risk points, concepts, flags)":
+            lambda: explained_predictions(model, ids, X, explained),  # as the route does, once per batch
+        "response JSON (pydantic)": response.model_dump_json,
+        "audit record (fsync)": lambda: audit.record(records),
+    }
 
 
 def free_port() -> int:
@@ -257,7 +266,7 @@ def cells(ports: dict[str, int], pids: dict[str, list[int]], key: str, seconds: 
 def run_load(plan: list[dict], rounds: int) -> list[dict]:
     """Each cell ``rounds`` times, interleaved, in one load-generator process; results merged per cell."""
     proc = subprocess.run([sys.executable, str(HERE / "http_load.py")], input=json.dumps(plan * rounds),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)  # its stderr is reported below
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{proc.stderr[-3000:]}")
     raw = json.loads(proc.stdout)

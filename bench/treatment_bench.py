@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from features.sim.trial import FEATURES, read_trial, read_truth, simulate_trial
-from training.treatment_effect import LearnerParams, TreatmentEffectModel
-from training.treatment_eval import effect_metrics, policy_table, standard_policies
-from training.treatment_learners import dr_learner, t_learner, x_learner
-from training.treatment_pipeline import fit_and_evaluate, matrix, register
+from training.treatment.effect import LearnerParams, TreatmentEffectModel
+from training.treatment.evaluate import effect_metrics, policy_table, standard_policies
+from training.treatment.learners import dr_learner, t_learner, x_learner
+from training.treatment.pipeline import fit_and_evaluate, matrix, register
 
 
 def forest(X: np.ndarray, t: np.ndarray, y: np.ndarray, trees: int, binary: bool = True):  # noqa: ANN201
@@ -55,8 +55,8 @@ def main() -> None:
     args = _args()
     root = Path(tempfile.mkdtemp(prefix="pmed-trial-bench-"))
     dirs = {role: root / role for role in ("train", "calibration", "test")}
-    for (role, folder), (n, seed) in zip(dirs.items(), ((args.patients, args.seed), (args.patients // 2, args.seed + 100),
-                                                        (args.patients // 2, args.seed + 200))):
+    sizes = ((args.patients, args.seed), (args.patients // 2, args.seed + 100), (args.patients // 2, args.seed + 200))
+    for folder, (n, seed) in zip(dirs.values(), sizes, strict=True):
         simulate_trial(folder, n, seed)
     train, test, truth = read_trial(dirs["train"]), read_trial(dirs["test"]), read_truth(dirs["test"])
     X, t, y, Xt = matrix(train), train["treated"].to_numpy(), train["nace_1y"].to_numpy(), matrix(test)
@@ -67,7 +67,8 @@ def main() -> None:
     outcome = fit_and_evaluate(dirs["train"], dirs["calibration"], dirs["test"], LearnerParams())
     model, fit_s = outcome.model, time.perf_counter() - start
     pred = model.predict(Xt)
-    rows.append((f"pmed S-learner ensemble ({len(model.boosters_)} boosters)", effect_metrics(pred.effect, tau, pred.low, pred.high), fit_s))
+    rows.append((f"pmed S-learner ensemble ({len(model.boosters_)} boosters)",
+                 effect_metrics(pred.effect, tau, pred.low, pred.high), fit_s))
     policies["pmed S-learner"] = (pred.effect < 0).astype(int)
     raw = TreatmentEffectModel(model.feature_names, boosters_=model.boosters_).predict(Xt)
     rows.append(("  same, uncalibrated bootstrap interval", effect_metrics(raw.effect, tau, raw.low, raw.high), 0.0))
@@ -85,7 +86,8 @@ def main() -> None:
         Xf = np.nan_to_num(Xt, nan=-1.0)
         low, high = (np.ravel(a) for a in cf.effect_interval(Xf, alpha=0.05))
         estimate = np.ravel(cf.effect(Xf))  # a binary outcome gives one column per outcome
-        rows.append((f"EconML CausalForestDML ({args.forest_trees} trees)", effect_metrics(estimate, tau, low, high), fit))
+        rows.append((f"EconML CausalForestDML ({args.forest_trees} trees)", effect_metrics(estimate, tau, low, high),
+                     fit))
         policies["CausalForestDML"] = (estimate < 0).astype(int)
         cf_ms = latency_ms(lambda: (cf.effect(Xf[:1]), cf.effect_interval(Xf[:1], alpha=0.05)), 50)
     pmed_ms = latency_ms(lambda: (model.predict(Xt[:1]), model.effect_contributions(Xt[:1])))
@@ -181,7 +183,7 @@ def seed_spread(args: argparse.Namespace, root: Path) -> list[dict[str, float]]:
     for seed in range(args.seed, args.seed + args.seeds):
         dirs = [root / f"spread-{seed}-{role}" for role in ("train", "calibration", "test")]
         for folder, (n, s) in zip(dirs, ((args.patients, seed), (args.patients // 2, seed + 100),
-                                         (args.patients // 2, seed + 200))):
+                                         (args.patients // 2, seed + 200)), strict=True):
             if not folder.exists():
                 simulate_trial(folder, n, s)
         outcome = fit_and_evaluate(*dirs, LearnerParams())
@@ -195,10 +197,11 @@ def seed_spread(args: argparse.Namespace, root: Path) -> list[dict[str, float]]:
 def print_spread(spread: list[dict[str, float]]) -> None:
     print(f"\npmed over {len(spread)} seed triples (fresh trials each; interval calibrated on each triple's own "
           "calibration trial):\n")
-    print("| seed | k | c | PEHE | 95% coverage | mean width | regret | CPIC regret |\n|---|---|---|---|---|---|---|---|")
+    print("| seed | k | c | PEHE | 95% coverage | mean width | regret | CPIC regret |\n"
+          "|---|---|---|---|---|---|---|---|")
     for r in spread:
-        print(f"| {r['seed']} | {r['interval_k']:.2f} | {r['interval_c']:.4f} | {r['pehe']:.4f} | {r['coverage_95']:.3f} "
-              f"| {r['mean_width']:.4f} | {r['policy_regret']:.4f} | {r['cpic_regret']:.4f} |")
+        print(f"| {r['seed']} | {r['interval_k']:.2f} | {r['interval_c']:.4f} | {r['pehe']:.4f} "
+              f"| {r['coverage_95']:.3f} | {r['mean_width']:.4f} | {r['policy_regret']:.4f} | {r['cpic_regret']:.4f} |")
     cov = np.array([r["coverage_95"] for r in spread])
     pehe = np.array([r["pehe"] for r in spread])
     print(f"| mean (min-max) | | | {pehe.mean():.4f} ({pehe.min():.4f}-{pehe.max():.4f}) | {cov.mean():.3f} "

@@ -41,8 +41,8 @@ class IwpcTable:
     imputed: Counter[str] = field(default_factory=Counter)
 
     def summary_lines(self) -> list[str]:
-        lines = [f"{self.raw_rows} patients in the raw IWPC cohort; {len(self.table)} eligible from "
-                 f"{self.table['site'].nunique()} sites"]
+        lines = [(f"{self.raw_rows} patients in the raw IWPC cohort; {len(self.table)} eligible from "
+                  f"{self.table['site'].nunique()} sites")]
         lines += [f"excluded {n}: {reason}" for reason, n in self.excluded.items()]
         lines += [f"imputed {n}: {what}" for what, n in self.imputed.items()]
         return lines

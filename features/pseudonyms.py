@@ -46,4 +46,4 @@ def _write(links: pd.Series, path: Path) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         pd.DataFrame({"patient_id": links.index, "patient_key": links.values}).to_csv(handle, index=False)
-    os.replace(tmp, path)
+    tmp.replace(path)

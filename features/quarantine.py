@@ -51,7 +51,7 @@ class SourceCounts:
     rows_in: int
     rows_used: int = 0
     rows_quarantined: int = 0
-    ignored: Counter = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
 
     @property
     def rows_ignored(self) -> int:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-Source = Literal["demographic", "ehr", "lifestyle", "genetic", "other"]
+Source = Literal["demographic", "ehr", "lifestyle", "genetic", "trial", "other"]
 Kind = Literal["continuous", "count", "binary"]
 
 

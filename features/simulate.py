@@ -99,7 +99,8 @@ def _draw_cohort(rng: np.random.Generator, n: int) -> _Cohort:
     index = np.datetime64("2012-01-01") + rng.integers(0, 5 * 365, n) * DAY
     birth = index - np.round(traits["age"].to_numpy() * 365.25).astype(int) * DAY
     traits["age"] = age_in_years(pd.Series(birth), pd.Series(index)).to_numpy()
-    scores = {"cad": make_score(rng, 40, 9_100_001, taken := set(), (0.02, 0.15)),
+    taken: set[tuple[str, int]] = set()
+    scores = {"cad": make_score(rng, 40, 9_100_001, taken, (0.02, 0.15)),
               "t2d": make_score(rng, 30, 9_200_001, taken, (0.02, 0.15))}
     variants = [s.variant for s in scores["cad"] + scores["t2d"]] + list(PGX_VARIANTS)
     alt = draw_alt_dosages(rng, variants, traits["ancestry"].to_numpy())

@@ -111,7 +111,8 @@ def genetic_features(raw_dir: Path, patient_ids: pd.Index, quarantine: Quarantin
     read = read_calls(vcf, wanted_sites(scorings) | wanted_pgx_sites(), wanted_ids(scorings), strict=False)
     calls = first_biallelic(read)
     results = score_many(calls, scorings) if scorings else []
-    genetic = pd.concat([allele_counts(calls), *(r.sums.rename(n) for n, r in zip(scores, results))], axis=1)
+    sums = [r.sums.rename(n) for n, r in zip(scores, results, strict=True)]
+    genetic = pd.concat([allele_counts(calls), *sums], axis=1)
     return genetic.reindex(patient_ids), results, [_vcf_counts(vcf.name, calls, quarantine)]
 
 
@@ -140,5 +141,5 @@ def _outcomes(raw_dir: Path, patients: pd.DataFrame, events: pd.DataFrame, keys:
     if truth_path.is_file():
         truth = pd.read_csv(truth_path, dtype={"patient_id": str}).set_index("patient_id")
         outcomes = outcomes.join(truth[[c for c in truth.columns if c.startswith("true_risk_")]])
-    return outcomes.astype({n: "Int8" for n in OUTCOMES}).assign(
+    return outcomes.astype(dict.fromkeys(OUTCOMES, "Int8")).assign(
         **{c: outcomes[c].astype(np.float64) for c in outcomes.columns if c.startswith("true_risk_")})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.cohorts.trial import COVARIATE_FEATURES
 from features.genetic.pgx import call_vcf
 from features.parsing import blank, parse_numbers, read_raw_csv
 from features.quarantine import Quarantine, SourceCheck, SourceCounts
@@ -25,11 +26,9 @@ TRUTH_FILE = "truth.csv"  # the simulator's known effects; never part of a real 
 ARMS = ("clopidogrel", "ticagrelor")  # arm 0 is the reference; effects are arm 1 minus arm 0
 PHENOTYPE_CODE = {"Poor Metabolizer": 0, "Intermediate Metabolizer": 1, "Normal Metabolizer": 2,
                   "Rapid Metabolizer": 3, "Ultrarapid Metabolizer": 4}
-COVARIATES: dict[str, tuple[float, float]] = {  # name: (min, max); (0, 1) with BINARY = must be 0 or 1
-    "age_years": (18, 100), "female": (0, 1), "weight_kg": (30, 250), "diabetes": (0, 1),
-    "egfr_ml_min": (5, 150), "prior_bleeding": (0, 1), "stemi": (0, 1), "current_smoker": (0, 1),
-}
-BINARY = frozenset({"female", "diabetes", "prior_bleeding", "stemi", "current_smoker"})
+COVARIATES: dict[str, tuple[float, float]] = {  # name: (min, max), from the one definition of each feature
+    f.name: (f.min, f.max) for f in COVARIATE_FEATURES}
+BINARY = frozenset(f.name for f in COVARIATE_FEATURES if f.kind == "binary")  # must be 0 or 1
 FEATURES = (*COVARIATES, "cyp2c19_phenotype_code")
 MIN_PER_ARM = 50
 

@@ -3,7 +3,7 @@
 Training writes it into the bundle (``feature_spec.json``, kept under that name so registered versions
 stay readable); serving reads it back as attributes that the type checker follows, not as dict keys.
 Each model kind (task) has its own artifact class, a subclass of ``Artifact`` in ``kernel/artifacts/``,
-registered by its ``task`` value; ``parse_artifact`` picks the class. A new kind adds one module there
+registered by its ``task`` value; ``kernel.artifacts.parse_artifact`` picks the class. A new kind adds one module there
 (found by ``kernel.artifacts``), and edits nothing here.
 
 Reading is lenient about keys it does not know (a newer writer may add some) and about the few a
@@ -85,15 +85,3 @@ class Artifact(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON written into the bundle: every field, unset optional ones as null."""
         return self.model_dump(mode="json")
-
-
-def parse_artifact(raw: dict[str, Any]) -> Artifact:
-    """The typed artifact of a bundle's ``feature_spec.json``, by its task."""
-    from kernel.artifacts import load_kinds
-
-    load_kinds()
-    task = raw.get("task", DEFAULT_TASK)
-    kind = Artifact.kinds.get(task)
-    if kind is None:
-        raise ArtifactError(f"unknown model task {task!r} (known: {', '.join(sorted(Artifact.kinds))})")
-    return kind.model_validate({**raw, "task": task})

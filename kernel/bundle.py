@@ -3,8 +3,9 @@
 Training writes a bundle; serving reads one. A bundle holds no code and nothing pickled: the booster in
 XGBoost's own UBJSON format, calibrator parameters and the feature spec as JSON, and a manifest of
 SHA-256 digests. A model may carry extra data files (more UBJ boosters, JSON), each listed in the
-manifest's ``extra_files`` and digested like the rest. Reading refuses any file whose digest does not match, any path that leaves the bundle
-folder, and any file the manifest does not list, so a tampered registry cannot make serving run code.
+manifest's ``extra_files`` and digested like the rest. Reading refuses any file whose digest does not
+match, any path that leaves the bundle folder, and any file the manifest does not list, so a tampered
+registry cannot make serving run code.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,8 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from kernel.artifact import Artifact, ArtifactError, parse_artifact
+from kernel.artifact import Artifact, ArtifactError
+from kernel.artifacts import parse_artifact
 from kernel.calibration import Calibrator, calibrator_from_dict
 
 BOOSTER_FILE = "booster.ubj"
@@ -49,11 +52,6 @@ class Bundle:
     def feature_names(self) -> list[str]:
         return self.spec.feature_names
 
-    @property
-    def feature_spec(self) -> dict[str, Any]:
-        """The artifact as the JSON dict it is stored as (for readers not yet typed)."""
-        return self.spec.to_json_dict()
-
     def risk(self, X: np.ndarray) -> np.ndarray:
         """Calibrated risk for rows of X (features in ``feature_names`` order, NaN = missing).
 
@@ -73,7 +71,7 @@ def sha256_file(path: Path) -> str:
 
 
 def write_bundle(folder: Path, booster: xgb.Booster, calibrator: Calibrator, spec: Artifact | dict[str, Any],
-                 cards: list[Path] = (), extras: list[Path] = ()) -> dict[str, str]:
+                 cards: Sequence[Path] = (), extras: Sequence[Path] = ()) -> dict[str, str]:
     """Write the bundle files (and model-card and extra data files, if given) with their manifest; return the digests.
 
     A dict ``spec`` is validated against its task's artifact class first, so training cannot write an

@@ -15,6 +15,7 @@ stored as JSON parameters (never pickled) and rebuilt on both sides from ``to_di
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -117,7 +118,7 @@ def calibrator_from_dict(payload: dict[str, Any]) -> Calibrator:
             return SigmoidCalibrator(a=float(payload["a"]), b=float(payload["b"]))
         if method == "isotonic":
             x, y = list(map(float, payload["knots_x"])), list(map(float, payload["knots_y"]))
-            if len(x) != len(y) or not x or any(b < a for a, b in zip(x, x[1:])):
+            if len(x) != len(y) or not x or any(b < a for a, b in pairwise(x)):
                 raise ValueError("isotonic knots must be non-empty, paired and sorted")
             return IsotonicCalibrator(x, y)
         if method == "dose_interval":

@@ -36,7 +36,7 @@ def download_version(client: MlflowClient, model_name: str, version: str, dest: 
     trusted only after ``kernel.bundle.read_bundle`` has checked it against the manifest.
     """
     mv = client.get_model_version(model_name, version)
-    model_id = mv.model_id or mv.source.removeprefix("models:/")  # MLflow 3 keeps the id in source
+    model_id = mv.model_id or (mv.source or "").removeprefix("models:/")  # MLflow 3 keeps the id in source
     logged = client.get_logged_model(model_id)
     uri = logged.artifact_location.rstrip("/") + "/artifacts"
     local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest),

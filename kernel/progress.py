@@ -22,19 +22,33 @@ def _wanted() -> bool:
     return sys.stderr.isatty()
 
 
+def _ignore(n: int) -> None:
+    """The ``advance`` of a step that draws no bar."""
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Advance]:
     """Yield ``advance(n)``; draws a transient bar on stderr when wanted, does nothing otherwise."""
     if not _wanted():
-        yield lambda n=1: None
+        yield _ignore
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("[pmed] {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     console = Console(stderr=True, force_terminal=True if os.environ.get("PMED_PROGRESS") == "1" else None)
     with Progress(*columns, console=console, transient=True) as bars:
         task = bars.add_task(description, total=total)
-        yield lambda n=1: bars.advance(task, n)
+
+        def advance(n: int) -> None:
+            bars.advance(task, n)
+
+        yield advance

@@ -13,27 +13,27 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from starlette.routing import Mount
 
 from kernel.model_registry import registry_client
 from kernel.settings import Settings
+from serving.api_docs import install_docs
 from serving.audit import AuditLog
 from serving.auth import KeyStore
 from serving.deps import ROLES_ATTR
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimitMiddleware, ConcurrencyLimit
 from serving.metrics import MetricsMiddleware, ServingMetrics
+from serving.openapi import install_openapi
 from serving.registry import ModelStore, Reloader
 from serving.routes import admin, compare, health, models, page
-
-try:
-    from fastapi.routing import iter_route_contexts
-except ImportError:  # FastAPI before included routers stayed nested
-    iter_route_contexts = None
 
 log = logging.getLogger("pmed.serving")
 
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         if poller is not None:
             poller.join(timeout=10)
 
-    app = FastAPI(title="pmed", version="1", lifespan=lifespan,
+    app = FastAPI(title="pmed", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,  # served offline
                   description="Calibrated disease-risk predictions with exact TreeSHAP explanations.")
     app.state.settings = settings
     app.state.store = store
@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.include_router(admin.router)
     app.include_router(page.router)
     app.include_router(compare.router)
+    install_docs(app)
+    install_openapi(app, store, settings.max_batch_patients)
     check_roles_declared(app)
     return app
 
@@ -104,15 +106,10 @@ def check_roles_declared(app: FastAPI) -> None:
         raise RuntimeError("routes without a declared role (add require_roles): " + ", ".join(unguarded))
 
 
-def _routes(app: FastAPI) -> list[tuple[str, set[str], object | None]]:
-    """(path, methods, dependant) of every route, included routers flattened; a mount counts as all methods.
-
-    FastAPI >= 0.16x keeps included routers nested (``iter_route_contexts`` flattens them); older
-    versions copy their routes into ``app.routes``.
-    """
-    contexts = iter_route_contexts(app.routes) if iter_route_contexts else app.routes
-    found = []
-    for route in contexts:
+def _routes(app: FastAPI) -> list[tuple[str, set[str], Dependant | None]]:
+    """(path, methods, dependant) of every route, included routers flattened; a mount counts as all methods."""
+    found: list[tuple[str, set[str], Dependant | None]] = []
+    for route in _flat_routes(app):
         original = getattr(route, "original_route", route)
         if isinstance(original, Mount):
             if original.path not in PUBLIC_MOUNTS:
@@ -123,7 +120,14 @@ def _routes(app: FastAPI) -> list[tuple[str, set[str], object | None]]:
     return found
 
 
-def _declared_roles(dependant) -> frozenset[str] | None:  # noqa: ANN001 (fastapi.dependencies.models.Dependant)
+def _flat_routes(app: FastAPI) -> Iterable[Any]:
+    """The app's routes, included routers flattened: FastAPI >= 0.16x keeps them nested (its
+    ``iter_route_contexts`` flattens them); older versions copy their routes into ``app.routes``."""
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    return flatten(app.routes) if flatten is not None else app.routes
+
+
+def _declared_roles(dependant: Dependant) -> frozenset[str] | None:
     for dep in dependant.dependencies:
         roles = getattr(dep.call, ROLES_ATTR, None)
         if roles is not None:

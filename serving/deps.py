@@ -59,7 +59,7 @@ ReloaderDep = Annotated[Reloader | None, Depends(get_reloader)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_roles(*roles: Role) -> Any:  # noqa: ANN401 (a FastAPI Depends marker)
+def require_roles(*roles: Role) -> Any:  # a FastAPI Depends marker (typed Any by FastAPI)
     """A dependency admitting only callers whose role is listed (deny by default).
 
     The check function carries its roles, so ``serving.app`` can walk the routes at start and refuse

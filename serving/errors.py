@@ -16,15 +16,18 @@ from fastapi.responses import JSONResponse
 log = logging.getLogger("pmed.serving")
 
 
-async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Installed for ``RequestValidationError`` only (Starlette types every handler for ``Exception``)."""
+    if not isinstance(exc, RequestValidationError):
+        raise exc
     detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "invalid")}
               for e in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled %s on %s", type(exc).__name__, request.scope.get("route").path
-              if request.scope.get("route") else "unknown route")
+    route = request.scope.get("route")
+    log.error("unhandled %s on %s", type(exc).__name__, route.path if route else "unknown route")
     return JSONResponse({"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 

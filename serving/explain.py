@@ -4,8 +4,9 @@ The values are XGBoost's own path-dependent TreeSHAP (``pred_contribs=True``): o
 feature plus a bias column, adding up to the raw margin (log-odds before calibration). Nothing is sampled
 or approximated, and nothing but the booster is needed, so no explainer object is ever deserialised.
 
-They are computed from per-leaf tables (``serving.treeshap.PathTables``) built once per loaded booster and
-checked against ``pred_contribs`` on probe rows when built; a booster the tables cannot reproduce falls
+They are computed from per-leaf tables (``serving.treeshap.PathTables``) built once per served version (an
+``Explainer``, held by its ``ServedModel`` and swapped with it) and checked against ``pred_contribs`` on
+probe rows when built; a booster the tables cannot reproduce falls
 back to ``pred_contribs``. A single patient is explained on the request's own thread; a large batch is
 split across a small shared pool (one thread per core), so batches use every core while a one-patient
 request never waits in a queue behind them.
@@ -17,9 +18,9 @@ import logging
 import math
 import os
 import threading
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import xgboost as xgb
@@ -32,9 +33,7 @@ MIN_CHUNK_ROWS = 32  # below this a batch is not worth handing to other threads
 PROBE_TOLERANCE = 1e-5
 
 log = logging.getLogger("pmed.serving")
-_tables: weakref.WeakKeyDictionary[xgb.Booster, PathTables | None] = weakref.WeakKeyDictionary()
-_tables_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -45,18 +44,35 @@ class Explained:
     contributions: np.ndarray  # (n, p) log-odds contribution of each feature
 
 
-def explain(bundle: Bundle, X: np.ndarray) -> Explained:
-    """Predict and explain rows of X (features in model order, NaN = missing)."""
-    contribs = shap_values(bundle.booster, X)
+@dataclass(frozen=True)
+class Explainer:
+    """A booster's verified path tables; ``tables is None`` means use ``pred_contribs`` (tables unsupported)."""
+
+    tables: PathTables | None
+
+    @classmethod
+    def of(cls, booster: xgb.Booster) -> Explainer:
+        """Build and verify the tables: about a second for 400 depth-6 trees, so it is done at load."""
+        return cls(tables=prepare_explainer(booster))
+
+
+def explain(bundle: Bundle, X: np.ndarray, explainer: Explainer | None = None) -> Explained:
+    """Predict and explain rows of X (features in model order, NaN = missing).
+
+    ``explainer`` is the served version's, built at load; without one (tests, notebooks) it is built for
+    this call.
+    """
+    explainer = explainer or Explainer.of(bundle.booster)
+    contribs = shap_values(bundle.booster, X, explainer.tables)
     margin = contribs.sum(axis=1, dtype=np.float64)
     return Explained(risk=bundle.calibrator.predict(margin), margin=margin,
                      base_value=contribs[:, -1].astype(np.float64),
                      contributions=contribs[:, :-1].astype(np.float64))
 
 
-def shap_values(booster: xgb.Booster, X: np.ndarray) -> np.ndarray:
-    """Exact TreeSHAP values (n, p + 1), bias last, equal to ``pred_contribs`` within 1e-5."""
-    tables = prepare_explainer(booster)
+def shap_values(booster: xgb.Booster, X: np.ndarray, tables: PathTables | None) -> np.ndarray:
+    """Exact TreeSHAP values (n, p + 1), bias last, equal to ``pred_contribs`` within 1e-5 (``tables``:
+    ``prepare_explainer(booster)``; None uses ``pred_contribs``)."""
     if tables is None:
         return booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
     workers = _cores()
@@ -66,18 +82,8 @@ def shap_values(booster: xgb.Booster, X: np.ndarray) -> np.ndarray:
 
 
 def prepare_explainer(booster: xgb.Booster) -> PathTables | None:
-    """Build (once per booster) and verify the tables; ``None`` means use ``pred_contribs``.
-
-    Call it when a model is loaded to keep the build (about a second for 400 depth-6 trees) off the
-    first request; otherwise the first explanation pays it.
-    """
-    with _tables_lock:
-        if booster not in _tables:
-            _tables[booster] = _verified_tables(booster)
-        return _tables[booster]
-
-
-def _verified_tables(booster: xgb.Booster) -> PathTables | None:
+    """Build and verify the tables; ``None`` means use ``pred_contribs`` (the booster is not supported,
+    or the tables do not reproduce it on probe rows)."""
     try:
         tables = PathTables.from_booster(booster)
     except UnsupportedBooster as exc:
@@ -108,8 +114,11 @@ def _cores() -> int:
 
 
 def _batch_pool() -> ThreadPoolExecutor:
-    global _pool  # created on first large batch, so importing starts no threads
-    with _tables_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="pmed-shap")
-        return _pool
+    """The shared pool, created on the first large batch, so importing starts no threads."""
+    with _pool_lock:  # the cache alone could build two pools when two first batches race
+        return _shared_pool()
+
+
+@cache
+def _shared_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="pmed-shap")

@@ -6,12 +6,13 @@ The batch-size limit (422) lives with the predict route, where the number of pat
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.metrics import ASGIApp, Scope, ServingMetrics
+from serving.metrics import ServingMetrics
 
 
 class BodyLimitMiddleware:
@@ -26,7 +27,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -34,7 +35,8 @@ class BodyLimitMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._too_large(send)
             return
-        body, total, more = [], 0, True
+        body: list[bytes] = []
+        total, more = 0, True
         while more:
             message = await receive()
             if message["type"] != "http.request":  # client went away: let the app see the disconnect
@@ -46,10 +48,10 @@ class BodyLimitMiddleware:
                 return
             body.append(message.get("body", b""))
             more = message.get("more_body", False)
-        replayed = {"type": "http.request", "body": b"".join(body), "more_body": False}
+        replayed: Message = {"type": "http.request", "body": b"".join(body), "more_body": False}
         await self.app(scope, _replay([replayed], receive), send)
 
-    async def _too_large(self, send: Callable) -> None:
+    async def _too_large(self, send: Send) -> None:
         if self.metrics:
             self.metrics.rejected.labels("body_too_large").inc()
         payload = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
@@ -59,10 +61,10 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
-def _replay(messages: list[dict], receive: Callable) -> Callable:
+def _replay(messages: list[Message], receive: Receive) -> Receive:
     pending = list(messages)
 
-    async def replay() -> dict:
+    async def replay() -> Message:
         return pending.pop(0) if pending else await receive()
 
     return replay

@@ -1,16 +1,19 @@
-"""The clinician page's patient form: fields built from the model's feature spec, and posted values read
+"""The clinician page's patient form: fields built from the model's artifact, and posted values read
 back through the same request model the JSON API validates with (same names, units and ranges)."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from serving.concepts import binary_labels
+from kernel.artifact import ArtifactFeature
+from serving.feature_text import binary_labels
 from serving.validation import to_row
 
 SOURCE_TITLES = {"demographic": "Demographics", "ehr": "Clinical record", "lifestyle": "Lifestyle",
@@ -20,36 +23,37 @@ _CODE = re.compile(r"(\d+) = ([^,]+)")
 _PARENTHESIS = re.compile(r"\s*\(.*\)\s*$")
 
 
-def form_groups(features: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+def form_groups(features: list[ArtifactFeature]) -> list[tuple[str, list[dict[str, Any]]]]:
     """Fields grouped by source, in the order a clinician takes a history."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for feature in features:
-        groups.setdefault(feature["source"], []).append(_field(feature))
+        groups.setdefault(feature.source, []).append(_field(feature))
     order = [*SOURCE_TITLES, *(s for s in groups if s not in SOURCE_TITLES)]
     return [(SOURCE_TITLES.get(s, s.title()), groups[s]) for s in order if s in groups]
 
 
-def _field(feature: dict[str, Any]) -> dict[str, Any]:
+def _field(feature: ArtifactFeature) -> dict[str, Any]:
+    """What the form template reads: the feature's fields, its options (coded or binary) or its unit."""
     labels = binary_labels(feature)
     codes = [("1", labels[0]), ("0", labels[1])] if labels else coded_options(feature)
-    options = [("", "select" if feature["required"] else "not recorded"), *codes] if codes else None
-    return {**feature, "options": options, "unit_label": None if options else feature["unit"]}
+    options = [("", "select" if feature.required else "not recorded"), *codes] if codes else None
+    return {**feature.model_dump(mode="json"), "options": options, "unit_label": None if options else feature.unit}
 
 
-def coded_options(feature: dict[str, Any]) -> list[tuple[str, str]] | None:
+def coded_options(feature: ArtifactFeature) -> list[tuple[str, str]] | None:
     """[('0', 'poor metabolizer'), ...] from a coded count's unit '0 = poor metabolizer, 1 = ... (CPIC)'."""
-    if feature.get("kind") != "count":
+    if feature.kind != "count":
         return None
-    unit = _PARENTHESIS.sub("", feature["unit"])
+    unit = _PARENTHESIS.sub("", feature.unit)
     pairs = _CODE.findall(unit)
     return pairs if len(pairs) >= 2 and ", ".join(f"{k} = {v}" for k, v in pairs) == unit.strip() else None
 
 
-def read_form(features: list[dict[str, Any]], request_model: type[BaseModel], form: dict[str, str]
+def read_form(features: list[ArtifactFeature], request_model: type[BaseModel], form: Mapping[str, object]
               ) -> tuple[dict[str, str], np.ndarray | None, dict[str, str]]:
     """(the raw values to show again, the row of ``features`` or None, errors by field name), validated by
     ``request_model``, the same one the JSON API uses for these fields."""
-    raw = {f["name"]: str(form.get(PREFIX + f["name"], "")).strip() for f in features}
+    raw = {f.name: str(form.get(PREFIX + f.name, "")).strip() for f in features}
     numbers: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     for name, text in raw.items():
@@ -57,11 +61,12 @@ def read_form(features: list[dict[str, Any]], request_model: type[BaseModel], fo
             numbers[name] = None
             continue
         try:
-            numbers[name] = float(text)
+            number = float(text)
         except ValueError:
             errors[name] = "must be a number"
             continue
-        if not math.isfinite(numbers[name]):
+        numbers[name] = number
+        if not math.isfinite(number):
             errors[name] = "must be a finite number"
     if errors:
         return raw, None, errors
@@ -69,10 +74,10 @@ def read_form(features: list[dict[str, Any]], request_model: type[BaseModel], fo
         validated = request_model.model_validate(numbers)
     except ValidationError as exc:
         return raw, None, {str(e["loc"][0]): _message(e) for e in exc.errors() if e["loc"]}
-    return raw, to_row(validated, [f["name"] for f in features]), {}
+    return raw, to_row(validated, [f.name for f in features]), {}
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     if error["type"] == "missing" or (error["type"] == "float_type" and error.get("input") is None):
         return "required"
     return str(error["msg"]).removeprefix("Value error, ")

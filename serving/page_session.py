@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -82,7 +82,7 @@ def read_session(secret: bytes, value: str, now: float, lifetime_seconds: int) -
     return Session(key_id=claims["kid"], role=claims["role"], issued_at=claims["iat"], expires_at=claims["exp"])
 
 
-def _claims(part: str) -> dict:
+def _claims(part: str) -> dict[str, Any]:
     try:
         claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
@@ -153,10 +153,8 @@ def authenticate(request: Request, login_key: str | None = None) -> tuple[Caller
     """The caller and, when the credential is the session cookie, that cookie (for the CSRF check)."""
     key = _bearer(request) or login_key
     cookie = None if key else request.cookies.get(COOKIE)
-    if key:
-        caller = request.app.state.keys.authenticate(key)
-    else:
-        caller = session_caller(request, cookie) if cookie else None
+    caller = (request.app.state.keys.authenticate(key) if key
+              else session_caller(request, cookie) if cookie else None)
     if caller is None:
         raise PageAuthError(status.HTTP_401_UNAUTHORIZED, "sign in with a clinician API key")
     if caller.role not in PAGE_ROLES:

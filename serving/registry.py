@@ -1,7 +1,7 @@
 """Served models: resolved once by alias, verified, and held in a store that handlers read.
 
 The store swaps a whole ``ServedModel`` at once, so a request sees one consistent version (booster,
-calibrator, feature spec) even if a reload happens mid-flight.
+calibrator, artifact, the state built for it) even if a reload happens mid-flight.
 """
 
 from __future__ import annotations
@@ -11,16 +11,19 @@ import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from mlflow import MlflowClient
-from pydantic import BaseModel
 
 from kernel.bundle import Bundle, read_bundle
 from kernel.model_registry import download_version, version_for_alias
-from serving.explain import prepare_explainer
+from serving.explain import Explainer
 from serving.metrics import ServingMetrics
+from serving.served import ServedModel, TaskRefusal
+from serving.task import task_for
 from serving.validation import features_model
+
+__all__ = ["ModelStore", "ReloadResult", "Reloader", "ServedModel", "VerificationError", "load_by_alias",
+           "load_version", "served_model_from_bundle"]
 
 log = logging.getLogger("pmed.serving")
 
@@ -29,38 +32,19 @@ class VerificationError(Exception):
     """A downloaded version failed its manifest check or could not be loaded from its files."""
 
 
-@dataclass(frozen=True)
-class ServedModel:
-    name: str
-    version: str
-    alias: str
-    bundle: Bundle
-    request_model: type[BaseModel]
-
-    @property
-    def features(self) -> list[dict[str, Any]]:
-        return self.bundle.feature_spec["features"]
-
-    @property
-    def task(self) -> str:
-        """What the booster's output means: risk_classification, dose_regression or treatment_response.
-
-        Handlers answer by task, so a dose (mg/week) is never returned as a risk, nor a risk as a dose.
-        """
-        return str(self.bundle.feature_spec.get("task", "risk_classification"))
 
 
 def served_model_from_bundle(name: str, version: str, alias: str, bundle: Bundle) -> ServedModel:
-    check_task(bundle)
-    return ServedModel(name=name, version=version, alias=alias, bundle=bundle,
-                       request_model=features_model(name, bundle.feature_spec["features"]))
-
-
-def check_task(bundle: Bundle) -> None:
-    """Refuse a bundle whose calibrator does not fit its task: a dose is never served as a risk, nor vice versa."""
-    task = bundle.feature_spec.get("task", "risk_classification")
-    if (task == "dose_regression") != (bundle.calibrator.method == "dose_interval"):
-        raise VerificationError(f"task {task} does not go with a {bundle.calibrator.method} calibrator")
+    """Check the bundle against its task, then build every per-version piece before it can be served."""
+    try:
+        task = task_for(bundle.spec.task)
+        task.check(bundle)
+    except TaskRefusal as exc:
+        raise VerificationError(str(exc)) from exc
+    request_model = features_model(name, bundle.spec.features)
+    return ServedModel(name=name, version=version, alias=alias, bundle=bundle, request_model=request_model,
+                       task=task, explainer=Explainer.of(bundle.booster),
+                       state=task.prepare(name, bundle, request_model))
 
 
 @dataclass
@@ -116,9 +100,8 @@ def load_version(client: MlflowClient, name: str, version: str, alias: str, cach
         local = download_version(client, name, version, Path(tmp))
         try:
             bundle = read_bundle(local)
-        except Exception as exc:  # noqa: BLE001 (any defect in the files is a refusal, not a retry)
+        except Exception as exc:  # any defect in the files is a refusal, not a retry
             raise VerificationError(f"{type(exc).__name__}: {exc}") from exc
-    prepare_explainer(bundle.booster)  # TreeSHAP path tables built before the swap, not on a first request
     return served_model_from_bundle(name, version, alias, bundle)
 
 

@@ -1,4 +1,5 @@
-"""Request and response bodies of the HTTP API, named by role."""
+"""Request and response bodies of the HTTP API, named by role: the requests every task shares and the risk
+answer (a dose's and a treatment comparison's live in ``serving/regression`` and ``serving/treatment``)."""
 
 from __future__ import annotations
 
@@ -156,3 +157,27 @@ class ErrorItem(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: list[ErrorItem] | str
+
+
+class CompareRequest(_Body):
+    patients: list[PatientIn] = Field(min_length=1, description="Covariates only: the treatment is not a feature "
+                                                                "you send; every candidate is scored")
+
+
+class WhatIfRequest(_Body):
+    patient: PatientIn
+    changes: dict[str, Any] = Field(min_length=1, description="Modifiable feature -> new value (smoking, LDL, "
+                                                              "blood pressure, HbA1c)")
+
+
+class WhatIfResponse(BaseModel):
+    request_id: str
+    model: str
+    version: str
+    patient_id: str
+    risk_now: float
+    risk_if_changed: float
+    difference: float
+    changed: list[str]
+    interpretation: Literal["associational"] = "associational"
+    caveat: str

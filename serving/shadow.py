@@ -14,17 +14,16 @@ import numpy as np
 from pydantic import ValidationError
 
 from serving.metrics import ServingMetrics
-from serving.registry import ModelStore, ServedModel
 from serving.schemas import PatientIn
+from serving.served import ServedModel
 from serving.validation import to_row
 
 log = logging.getLogger("pmed.serving")
 
 
-def score_shadow(store: ModelStore, served: ServedModel, patients: list[PatientIn], risks: np.ndarray,
+def score_shadow(shadow: ServedModel | None, served: ServedModel, patients: list[PatientIn], risks: np.ndarray,
                  metrics: ServingMetrics) -> list[dict[str, object]]:
     """Per patient, the audit fields of the shadow comparison ({} when no shadow is served)."""
-    shadow = store.shadow(served.name)
     if shadow is None or shadow.version == served.version:
         return [{} for _ in patients]
     counter = metrics.shadow.labels(served.name, served.version, shadow.alias, shadow.version, "scored")

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import xgboost as xgb
 
 # base_score is stored on the prediction scale; the margin intercept is its inverse link
-_INVERSE_LINK = {
+_INVERSE_LINK: dict[str, Callable[[float], float]] = {
     "binary:logistic": lambda p: math.log(p / (1.0 - p)),
     "reg:logistic": lambda p: math.log(p / (1.0 - p)),
     "binary:logitraw": lambda p: math.log(p / (1.0 - p)),
@@ -144,7 +146,7 @@ def _as_float32(X: np.ndarray, n_features: int) -> np.ndarray:
     return X32
 
 
-def _read_model(model: dict) -> tuple[int, float, list[dict]]:
+def _read_model(model: dict[str, Any]) -> tuple[int, float, list[dict[str, Any]]]:
     learner = model["learner"]
     params = learner["learner_model_param"]
     booster = learner["gradient_booster"]
@@ -162,7 +164,7 @@ def _read_model(model: dict) -> tuple[int, float, list[dict]]:
     return int(params["num_feature"]), float(_INVERSE_LINK[objective](base_score)), trees
 
 
-def _collect_leaves(trees: list[dict]) -> tuple[list[_Leaf], dict[str, np.ndarray]]:
+def _collect_leaves(trees: list[dict[str, Any]]) -> tuple[list[_Leaf], dict[str, np.ndarray]]:
     """Walk every tree once; split nodes get global ids, each leaf keeps its path."""
     leaves: list[_Leaf] = []
     feature: list[int] = []
@@ -184,8 +186,9 @@ def _collect_leaves(trees: list[dict]) -> tuple[list[_Leaf], dict[str, np.ndarra
             for child, is_left in ((left[node], True), (right[node], False)):
                 ratio = cover[child] / cover[node] if cover[node] > 0 else 0.0
                 stack.append((child, [*path, (gid, split[node], is_left, ratio)]))
-    nodes = {"feature": np.array(feature, dtype=np.intp), "threshold": np.array(threshold, dtype=np.float32),
-             "default_left": np.array(default_left, dtype=bool)}
+    nodes: dict[str, np.ndarray] = {"feature": np.array(feature, dtype=np.intp),
+                                    "threshold": np.array(threshold, dtype=np.float32),
+                                    "default_left": np.array(default_left, dtype=bool)}
     return leaves, nodes
 
 
@@ -229,7 +232,7 @@ def _build(leaves: list[_Leaf], nodes: dict[str, np.ndarray], n_features: int, i
         scatter=_scatter(leaves, n_unique, unique, n_features))
 
 
-def _padded(rows: list[list], width: int) -> np.ndarray:
+def _padded(rows: Sequence[Sequence[float]], width: int) -> np.ndarray:
     out = np.zeros((len(rows), width), dtype=np.float64)
     for i, row in enumerate(rows):
         out[i, :len(row)] = row

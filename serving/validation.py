@@ -1,4 +1,4 @@
-"""Request validation built from a model's feature spec: the same names, units and ranges as training.
+"""Request validation built from a model's artifact: the same names, units and ranges as training.
 
 Errors name the field and the rule but never repeat the submitted value (it may be patient data).
 """
@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from kernel.artifact import ArtifactFeature
 
 
 def _whole_number(value: float | None) -> float | None:
@@ -24,19 +26,17 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-def features_model(model_name: str, features: list[dict[str, Any]]) -> type[BaseModel]:
+def features_model(model_name: str, features: list[ArtifactFeature]) -> type[BaseModel]:
     """A pydantic model accepting exactly the model's features, each within its registry range."""
     fields: dict[str, Any] = {}
     for f in features:
         checks = [AfterValidator(_finite)]
-        if f["kind"] in ("binary", "count"):
+        if f.kind in ("binary", "count"):
             checks.append(AfterValidator(_whole_number))
-        if f["required"]:
-            annotation = Annotated[float, Field(strict=True, ge=f["min"], le=f["max"]), *checks]
-            fields[f["name"]] = (annotation, ...)
+        if f.required:
+            fields[f.name] = (Annotated[float, Field(strict=True, ge=f.min, le=f.max), *checks], ...)
         else:
-            annotation = Annotated[float | None, Field(strict=True, ge=f["min"], le=f["max"]), *checks]
-            fields[f["name"]] = (annotation, None)
+            fields[f.name] = (Annotated[float | None, Field(strict=True, ge=f.min, le=f.max), *checks], None)
     config = ConfigDict(extra="forbid", allow_inf_nan=False)
     return create_model(f"{model_name}_features", __config__=config, **fields)
 

@@ -8,6 +8,7 @@ picture adds up exactly like the numbers do.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from serving.schemas import Concept
@@ -44,7 +45,7 @@ class Waterfall:
 
 
 def build(baseline_percent: float, risk_percent: float, concepts: list[Concept], top: int = 8,
-          thresholds: list[float] = ()) -> Waterfall:
+          thresholds: Sequence[float] = ()) -> Waterfall:
     """Bars for the baseline, the ``top`` concepts by size, the rest together, and the patient's risk."""
     steps = [(_short(c.concept), c.risk_points) for c in concepts[:top]]
     rest = concepts[top:]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pmed.cli import app
 from kernel.settings import Settings
+from pmed.cli import app
 from serving.auth import KeyStore, digest
 
 
@@ -30,3 +30,11 @@ def test_create_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert KeyStore.load(keys_file).authenticate(key) is None
     missing = runner.invoke(app, ["keys", "revoke", "key_nope"])
     assert missing.exit_code == 1 and "no key with id key_nope" in missing.output
+
+
+def test_create_refuses_an_unknown_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMED_HOME", str(tmp_path / ".pmed"))
+    refused = CliRunner().invoke(app, ["keys", "create", "--name", "x", "--role", "nurse"])
+    assert refused.exit_code == 1
+    assert "role must be one of clinician, application, data_scientist, admin" in refused.output
+    assert not Settings(home=tmp_path / ".pmed", _env_file=None).keys_file.exists()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.registry import REGISTRY
+from features.cohorts import DEFINITIONS as REGISTRY  # every registry and cohort feature
 from training.gates import GateResult
 from training.spec import ModelSpec
 
@@ -35,29 +35,29 @@ def card_sections(spec: ModelSpec, report: dict[str, Any], gates: list[GateResul
     return [
         ("Intended use and users (TRIPOD+AI 3a-b, 4)", [spec.intended_use, f"Task: {spec.task}. {spec.description}"]),
         ("Data and eligibility (5-7, 10)", [
-            f"Feature table fingerprint `{context['fingerprint'][:16]}`, built by pmed from raw files; "
-            f"{context['data_origin']}.",
-            f"Eligible: patients at risk at the index date (anyone with the outcome already diagnosed is "
+            (f"Feature table fingerprint `{context['fingerprint'][:16]}`, built by pmed from raw files; "
+            f"{context['data_origin']}."),
+            (f"Eligible: patients at risk at the index date (anyone with the outcome already diagnosed is "
             f"excluded). {_split_sentence(spec)}: "
             f"{report['split']['train']} train, {report['split']['validation']} validation (early stopping and "
-            f"calibration), {report['split']['test']} test; {int(model['events'])} events in test."]),
-        ("Outcome and horizon (8a)", [f"`{spec.target}`: first diagnosis within {spec.horizon_years:g} years "
-                                      "after the index date."]),
+            f"calibration), {report['split']['test']} test; {int(model['events'])} events in test.")]),
+        ("Outcome and horizon (8a)", [(f"`{spec.target}`: first diagnosis within {spec.horizon_years:g} years "
+                                      "after the index date.")]),
         ("Predictors (9a-b) and missing data (11, 26)", [_predictor_table(feature_info),
-            "Missing values are passed to XGBoost as missing and follow the branch learned for them; "
+            ("Missing values are passed to XGBoost as missing and follow the branch learned for them; "
             "the serving API lists which inputs were missing. Labs use the most recent value in the 3 years "
-            "before the index date; nothing after the index date is used."]),
+            "before the index date; nothing after the index date is used.")]),
         ("Method (12a-c, 13)", [
-            f"XGBoost (`binary:logistic`, hist), best iteration {int(model.get('best_iteration', 0))} by early "
+            (f"XGBoost (`binary:logistic`, hist), best iteration {int(model.get('best_iteration', 0))} by early "
             f"stopping on validation log-loss; parameters {spec.xgboost.model_dump()}. Monotone constraints: "
             f"{spec.monotone_constraints or 'none'}. Probabilities calibrated on the validation patients "
-            f"({spec.calibration}). Explanations: exact TreeSHAP on the log-odds scale."]),
+            f"({spec.calibration}). Explanations: exact TreeSHAP on the log-odds scale.")]),
         ("Performance on held-out patients, 95% bootstrap CIs (12e, 23a)", [
             _performance_table(test),
-            "Baselines are scored on the same test patients; the Pooled Cohort Equations only where all their "
+            ("Baselines are scored on the same test patients; the Pooled Cohort Equations only where all their "
             "inputs are present (n shown; the row `model_on_..._patients` scores the model on exactly those "
-            "patients for a like-for-like comparison), with African genetic ancestry standing in for self-reported Black "
-            "race. The oracle is the true risk, known only on simulated data.", *figures]),
+            "patients for a like-for-like comparison), with African genetic ancestry standing in for self-reported "
+            "Black race. The oracle is the true risk, known only on simulated data."), *figures]),
         ("Subgroups and fairness (3c, 14, 23a)", [_subgroup_table(report["subgroups"]),
                                                   _gap_sentence(report["largest_subgroup_gaps"])]),
         ("What drives predictions (global mean absolute SHAP, log-odds)", [
@@ -70,8 +70,8 @@ def card_sections(spec: ModelSpec, report: dict[str, Any], gates: list[GateResul
             spec.limitations or "Developed and evaluated on one cohort with a random patient split: expect lower "
             "performance elsewhere until externally validated. Race/ancestry enters only through the "
             "baselines (PCE) and the subgroup report.",
-            "Retrain with `pmed train` on new data; the new version is promoted only if it passes these gates "
-            "and does not trail the current champion beyond the stated tolerance on the same test patients."]),
+            ("Retrain with `pmed train` on new data; the new version is promoted only if it passes these gates "
+            "and does not trail the current champion beyond the stated tolerance on the same test patients.")]),
         ("Provenance (18, 22)", [Table(["Item", "Value"], [[k, v] for k, v in context.items()])]),
     ]
 
@@ -135,10 +135,10 @@ def render_markdown(title: str, sections: list[Section]) -> str:
 
 
 def render_html(title: str, sections: list[Section]) -> str:
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Model card: {html.escape(title)}"
+    parts = [(f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Model card: {html.escape(title)}"
              "</title><style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
              "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
-             "text-align:left;font-size:.9rem}img{max-width:100%}</style></head><body>",
+             "text-align:left;font-size:.9rem}img{max-width:100%}</style></head><body>"),
              f"<h1>Model card: {html.escape(title)}</h1>"]
     for heading, blocks in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")

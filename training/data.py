@@ -17,11 +17,12 @@ import pandas as pd
 from training.errors import DataError
 from training.fit import TrainingData
 from training.spec import ModelSpec, feature_definitions
+from training.task import Progress, RunInputs, TargetKind
 
 FEATURES_FILE = "features.parquet"
 OUTCOMES_FILE = "outcomes.parquet"
 KEY = "patient_key"
-__all__ = ["DataError", "load_table", "load_training_data", "data_fingerprint", "describe_features"]
+__all__ = ["DataError", "data_fingerprint", "describe_features", "load_table", "load_training_data"]
 
 
 def load_training_data(features_dir: Path, spec: ModelSpec) -> TrainingData:
@@ -34,8 +35,16 @@ def load_training_data(features_dir: Path, spec: ModelSpec) -> TrainingData:
     return _at_risk(table, spec, features_dir / OUTCOMES_FILE)
 
 
-def load_table(path: Path, spec: ModelSpec) -> TrainingData:
-    """A user's CSV or Parquet file: the spec names its id column, target and features (declared or registry)."""
+def load_table(path: Path, spec: ModelSpec, target_kind: TargetKind | None = None) -> TrainingData:
+    """A user's CSV or Parquet file: the spec names its id column, target and features (declared or registry).
+
+    ``target_kind`` is what the task predicts (default: the spec's task's ``target_kind``): an ``outcome``
+    (0/1, empty = not at risk) or a positive ``dose``.
+    """
+    if target_kind is None:
+        from training.task import task_for
+
+        target_kind = task_for(spec.task).target_kind
     frame = _read_any(path)
     required = [spec.id_column, spec.target, *spec.features]
     missing = [c for c in required if c not in frame.columns]
@@ -54,14 +63,14 @@ def load_table(path: Path, spec: ModelSpec) -> TrainingData:
             _refuse(path, feature.name, values.isna(), "a required feature may not be empty", first_row)
         frame[feature.name] = values
     target = pd.to_numeric(frame[spec.target], errors="coerce")
-    if spec.task == "dose_regression":
+    if target_kind == "dose":
         _refuse(path, spec.target, ~(target > 0), "the dose must be a positive number", first_row)
     else:
         _refuse(path, spec.target, ~(target.isin([0, 1]) | frame[spec.target].isna()),
                 "the outcome must be 0, 1 or empty (not at risk)", first_row)
     frame = frame.rename(columns={spec.id_column: KEY}).assign(**{spec.target: target})
     frame[KEY] = frame[KEY].astype(str)
-    return _doses(frame, spec) if spec.task == "dose_regression" else _at_risk(frame, spec, path)
+    return _doses(frame, spec) if target_kind == "dose" else _at_risk(frame, spec, path)
 
 
 def _doses(table: pd.DataFrame, spec: ModelSpec) -> TrainingData:
@@ -158,3 +167,15 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} required by the model spec")
     return frame
+
+
+def load_inputs(spec: ModelSpec, inputs: RunInputs, progress: Progress) -> tuple[TrainingData, list[Path]]:
+    """A tabular task's data (the user's ``table``, else pmed's feature folder) and the files it came from."""
+    table, folder = inputs.table, inputs.features_dir
+    if table is not None:
+        progress(f"loading data for {spec.name} from {table}")
+        return load_table(table, spec), [table]
+    if folder is None:
+        raise DataError(f"{spec.name}: give a feature folder or a table (--table) to train on")
+    progress(f"loading data for {spec.name} from {folder}")
+    return load_training_data(folder, spec), [folder / FEATURES_FILE, folder / OUTCOMES_FILE]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from typing_extensions import override
 
 from kernel.calibration import Calibrator, fit_calibrator
 from kernel.progress import Advance
@@ -63,7 +64,9 @@ class _Rounds(xgb.callback.TrainingCallback):
     def __init__(self, advance: Advance) -> None:
         self.advance = advance
 
-    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:  # noqa: ARG002
+    @override
+    def after_iteration(self, model: xgb.Booster, epoch: int,
+                        evals_log: xgb.callback.TrainingCallback.EvalsLog) -> bool:
         self.advance(1)
         return False
 

@@ -1,10 +1,19 @@
-"""Promotion gates: rules a model version must pass on held-out patients before it may serve."""
+"""Promotion gates: rules a model version must pass on held-out patients before it may serve.
+
+Every task reports its gates as ``GateResult``; the alias moves only if all passed (``training.run``).
+"""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+
 from pydantic import BaseModel
 
-from training.spec import DoseGates, Gates
+from training.spec import DoseGates, GateRule, Gates
+
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, ">": operator.gt,
+                                                  "<": operator.lt}
 
 
 class GateResult(BaseModel):
@@ -52,7 +61,8 @@ def check_dose_gates(gates: DoseGates, metrics: dict[str, float]) -> list[GateRe
                    passed=metrics["mae"] <= gates.max_mae),
         GateResult(name="min_pw20", rule=f"PW20 >= {gates.min_pw20}%", value=metrics["pw20"],
                    passed=metrics["pw20"] >= gates.min_pw20),
-        GateResult(name="min_r2", rule=f"R^2 >= {gates.min_r2}", value=metrics["r2"], passed=metrics["r2"] >= gates.min_r2),
+        GateResult(name="min_r2", rule=f"R^2 >= {gates.min_r2}", value=metrics["r2"],
+                   passed=metrics["r2"] >= gates.min_r2),
         GateResult(name="min_test_patients", rule=f"held-out patients >= {gates.min_test_patients}",
                    value=metrics["n"], passed=metrics["n"] >= gates.min_test_patients),
         GateResult(name="min_interval_coverage", rule=f"interval coverage >= {gates.min_interval_coverage}",
@@ -65,4 +75,15 @@ def check_dose_gates(gates: DoseGates, metrics: dict[str, float]) -> list[GateRe
             name="vs_iwpc_pharmacogenetic", rule=f"MAE - IWPC pharmacogenetic MAE <= {gates.max_mae_vs_baseline} "
                                                  "mg/week on the same patients", value=diff,
             passed=diff <= gates.max_mae_vs_baseline))
+    return results
+
+
+def check_rules(rules: list[GateRule], metrics: dict[str, float]) -> list[GateResult]:
+    """Gates written as data in the spec (metric, operator, threshold or another metric); all are evaluated."""
+    results = []
+    for rule in rules:
+        tested = metrics[rule.check or rule.value]
+        reference = rule.threshold if rule.threshold is not None else metrics[str(rule.versus)]
+        results.append(GateResult(name=rule.name, rule=rule.rule, value=metrics[rule.value],
+                                  passed=bool(_OPS[rule.op](tested, reference))))
     return results

@@ -8,21 +8,26 @@ as the comparison peer in bench/), returning the same calibrated risk, without p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc import PythonModel
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
+from typing_extensions import override
 
 from kernel.bundle import MANIFEST_FILE, read_bundle
 
 
 class PmedRiskModel(PythonModel):
-    def load_context(self, context) -> None:  # noqa: ANN001 (MLflow's PythonModelContext)
+    @override
+    def load_context(self, context: PythonModelContext) -> None:
         folder = Path(context.artifacts[MANIFEST_FILE]).parent
         self._bundle = read_bundle(folder)
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
+    @override
+    def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> np.ndarray:
         return self._bundle.risk(model_input[self._bundle.feature_names].astype("float64").to_numpy())
 
 

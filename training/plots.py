@@ -7,8 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def calibration_plot(path: Path, y: np.ndarray, risks: dict[str, np.ndarray], bins: int = 10) -> Path:
@@ -22,7 +23,7 @@ def calibration_plot(path: Path, y: np.ndarray, risks: dict[str, np.ndarray], bi
         predicted = [risk[which == b].mean() for b in range(groups) if (which == b).any()]
         observed = [y[which == b].mean() for b in range(groups) if (which == b).any()]
         ax.plot(predicted, observed, marker="o", label=label)
-        top = max(top, max(predicted), max(observed))
+        top = max(top, *predicted, *observed)
     ax.plot([0, top], [0, top], color="grey", linestyle="--", label="ideal")
     ax.set(xlabel="Predicted risk (decile mean)", ylabel="Observed event rate", title="Calibration (test patients)")
     ax.legend()
@@ -44,7 +45,7 @@ def decision_curve(path: Path, curves: dict[str, dict[str, list[float]]]) -> Pat
     return _save(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from features.cohorts import DEFINITIONS
 from features.registry import REGISTRY, Feature, Source
 from kernel.calibration import CalibrationMethod
+from training import discovery
+from training.spec_parts import DoseGates, DoseModel, GateRule, LearnerSpec, Strict, TreatmentGates, TreatmentPart
+
+__all__ = ["DeclaredFeature", "DoseGates", "DoseModel", "GateRule", "Gates", "LearnerSpec", "ModelSpec", "SearchSpec",
+           "SpecError", "SplitFractions", "TaskRules", "TreatmentGates", "TreatmentPart", "XGBoostParams",
+           "feature_definitions", "load_spec"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class XGBoostParams(_Strict):
+class XGBoostParams(Strict):
     max_depth: int = Field(4, ge=1, le=12)
     learning_rate: float = Field(0.05, gt=0, le=1)
     n_estimators: int = Field(1000, ge=1, le=20_000, description="upper bound; early stopping picks")
@@ -33,7 +36,7 @@ class XGBoostParams(_Strict):
     nthread: int = Field(0, ge=0, description="0 = all cores (training only; serving uses 1)")
 
 
-class SearchSpec(_Strict):
+class SearchSpec(Strict):
     """Optional hyperparameter search (Optuna TPE, seeded) within a budget of trials and seconds.
 
     Each trial boosts on the training patients with early stopping on validation; the best validation
@@ -44,7 +47,7 @@ class SearchSpec(_Strict):
     timeout_seconds: int | None = Field(600, ge=1)
 
 
-class SplitFractions(_Strict):
+class SplitFractions(Strict):
     """How patients are divided. ``by: patient`` is a seeded random split; ``by: site`` holds out whole
     sites as the test set and ``by: time`` the patients indexed on or after ``test_from`` (temporal
     validation); the remaining patients are then split into train and validation in proportion."""
@@ -54,7 +57,7 @@ class SplitFractions(_Strict):
     test: float = Field(0.2, gt=0, lt=1, description="held out for the reported metrics")
     by: Literal["patient", "site", "time"] = "patient"
     site_column: str = "site"
-    test_sites: list[str] = []
+    test_sites: list[str] = Field([], description="by: site: the sites held out as the test set")
     time_column: str = "index_date"
     test_from: date | None = None
     folds: int | None = Field(None, ge=2, le=50, description="dose_regression with by: site: every site is held "
@@ -73,7 +76,7 @@ class SplitFractions(_Strict):
         return self
 
 
-class Gates(_Strict):
+class Gates(Strict):
     """Promotion gates, checked on the held-out test patients."""
 
     min_auroc: float = Field(0.5, ge=0, le=1)
@@ -84,30 +87,6 @@ class Gates(_Strict):
     max_auroc_drop_vs_champion: float | None = Field(
         0.02, ge=0, description="the new version may trail the current champion by at most this AUROC on the "
                                 "same test patients; null disables the comparison")
-
-
-class DoseGates(_Strict):
-    """Promotion gates of a dose model, checked on the pooled site-held-out predictions (mg/week)."""
-
-    max_mae: float = Field(15.0, gt=0, description="mean absolute error, mg/week")
-    min_pw20: float = Field(0.0, ge=0, le=100, description="% of patients predicted within 20% of their dose")
-    min_r2: float = Field(-1.0, le=1)
-    min_test_patients: int = Field(100, ge=1)
-    max_mae_vs_baseline: float | None = Field(
-        None, description="the model's MAE may exceed the IWPC pharmacogenetic algorithm's by at most this "
-                          "(mg/week) on the same patients; null disables")
-    min_interval_coverage: float = Field(0.0, ge=0, le=1, description="share of held-out doses inside the "
-                                                                       "prediction interval")
-
-
-class DoseModel(_Strict):
-    """How a dose model is fitted and what its interval means (``task: dose_regression`` only)."""
-
-    objective: Literal["reg:squarederror", "reg:absoluteerror"] = "reg:absoluteerror"
-    target_transform: Literal["none", "sqrt"] = Field("sqrt", description="fit on sqrt(dose) as IWPC did; "
-                                                                           "predictions are squared back")
-    interval_coverage: float = Field(0.9, gt=0, lt=1, description="split-conformal prediction interval level")
-    bands: tuple[float, float] = Field((21.0, 49.0), description="low (<=) and high (>=) dose bands, mg/week")
 
 
 class DeclaredFeature(Feature):
@@ -128,42 +107,87 @@ class DeclaredFeature(Feature):
         return self
 
 
-class ModelSpec(_Strict):
+class TaskRules(Protocol):
+    """What a spec asks of the task it names (found by ``training.discovery``): the spec keys it defines, its
+    named baselines and its own checks. ``training.task.Task`` is this plus the run's steps; it lives here, beside
+    ``ModelSpec``, because each names the other."""
+
+    name: str  # the spec's ``task`` value
+    baselines: tuple[str, ...]  # the named comparisons a spec may ask its evaluation for
+    spec_parts: ClassVar[dict[str, type[BaseModel]]]  # spec keys this task defines (validated by these models)
+
+    def check_spec(self, spec: ModelSpec) -> None:
+        """Refuse a spec this task cannot train (raise ValueError) and fill the task's defaults."""
+        ...
+
+
+class ModelSpec(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     description: str
     intended_use: str
-    task: Literal["risk_classification", "dose_regression"] = "risk_classification"
+    task: str = Field("risk_classification", description="a task of training's subpackages "
+                                                             "(training.discovery)")
     target: str
     horizon_years: float | None = Field(None, gt=0, description="required for risk_classification")
     dose: DoseModel | None = None
+    treatment: TreatmentPart | None = None
     id_column: str = Field("patient_key", description="patient key column of a --table file")
     features: list[str] = Field(min_length=1)
     declared_features: list[DeclaredFeature] = Field([], description="features of a --table file that are "
                                                                         "not in the registry")
-    monotone_constraints: dict[str, Literal[-1, 1]] = {}
+    monotone_constraints: dict[str, Literal[-1, 1]] = Field({}, description="feature -> 1 (the prediction only "
+                                                                           "rises with it) or -1 (only falls)")
     xgboost: XGBoostParams = XGBoostParams()
     search: SearchSpec | None = None
     calibration: CalibrationMethod = "sigmoid"
     split: SplitFractions = SplitFractions()
     seed: int = 42
-    gates: Gates | DoseGates = Gates()
-    subgroups: list[str] = ["sex", "ancestry", "age_band"]
+    gates: Gates | DoseGates | TreatmentGates = Gates()
+    subgroups: list[str] = Field(["sex", "ancestry", "age_band"], description="cohort columns the evaluation "
+                                                                                 "reports metrics by")
     decision_thresholds: tuple[float, float] = Field((0.05, 0.30), description="net-benefit threshold range")
     max_missing_importance: float = Field(
         0.4, gt=0, le=1, description="serving abstains (returns no risk) when a patient's missing features carry "
                                      "more than this share of the model's mean |SHAP| importance")
-    baselines: list[Literal["logistic_regression", "pooled_cohort_equations", "iwpc_pharmacogenetic", "iwpc_clinical",
-                            "iwpc_form_refit", "fixed_35mg_week"]] = ["logistic_regression"]
+    baselines: list[str] = Field(["logistic_regression"], description="named comparisons; each task knows its own "
+                                                                       "(Task.baselines)")
     bootstrap_samples: int = Field(200, ge=10, le=5000, description="resamples behind every 95% CI")
     limitations: str = ""
+    task_parts: dict[str, Any] = Field({}, exclude=True, description="not a spec key: the parts a task's own "
+                                                                       "subpackage defines (Task.spec_parts)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _claim_task_parts(cls, raw: Any) -> Any:
+        """A key a task's subpackage defines (``Task.spec_parts``) is validated by that task's model, so a new task
+        brings its own spec keys without editing this class; any other unknown key is still an error."""
+        if not isinstance(raw, dict):
+            return raw
+        if "task_parts" in raw:
+            raise ValueError("task_parts is not a spec key")
+        known: dict[str, TaskRules] = discovery.discovered()
+        owned = {key: model for task in known.values() for key, model in getattr(task, "spec_parts", {}).items()
+                 if key not in cls.model_fields}
+        claimed = {}
+        for key in owned.keys() & raw.keys():
+            try:
+                claimed[key] = owned[key].model_validate(raw[key])
+            except ValidationError as exc:
+                raise ValueError(f"{key}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                        for e in exc.errors())) from exc
+        return {**{k: v for k, v in raw.items() if k not in claimed}, "task_parts": claimed} if claimed else raw
+
+    def part(self, key: str) -> Any:
+        """The validated part of the spec under ``key`` that a task's subpackage defines (None when absent)."""
+        return self.task_parts.get(key)
 
     @model_validator(mode="after")
     def _features_are_known(self) -> ModelSpec:
         declared = {f.name for f in self.declared_features}
-        clash = sorted(declared & set(REGISTRY))
+        clash = sorted(declared & set(REGISTRY))  # a user's table may name a feature another cohort defines
         if clash:
             raise ValueError(f"declared_features redefine registry features: {', '.join(clash)}")
-        unknown = [n for n in self.features if n not in REGISTRY and n not in declared]
+        unknown = [n for n in self.features if n not in DEFINITIONS and n not in declared]
         if unknown:
             raise ValueError(f"features neither in the feature registry nor in declared_features: {', '.join(unknown)}")
         if len(set(self.features)) != len(self.features):
@@ -174,28 +198,29 @@ class ModelSpec(_Strict):
         return self._task_consistent()
 
     def _task_consistent(self) -> ModelSpec:
-        """Risk models need a horizon and risk gates; dose models dose gates, site folds and their settings."""
-        if self.task == "risk_classification":
-            if self.horizon_years is None:
-                raise ValueError("risk_classification needs horizon_years")
-            if not isinstance(self.gates, Gates):
-                raise ValueError("risk_classification takes risk gates (min_auroc, calibration_slope, ...)")
-            return self
-        if "gates" not in self.model_fields_set:
-            object.__setattr__(self, "gates", DoseGates())
-        elif not isinstance(self.gates, DoseGates):
-            raise ValueError("dose_regression takes dose gates (max_mae, min_pw20, min_r2, ...)")
-        if self.dose is None:
-            object.__setattr__(self, "dose", DoseModel())
-        if not self.split.folds:
-            raise ValueError("dose_regression needs split: {by: site, folds: N} (site-held-out evaluation)")
+        """Each task checks its own part of the spec (and fills its defaults): ``Task.check_spec``."""
+        try:
+            task: TaskRules = discovery.discovered_task(self.task)
+        except discovery.TaskError as exc:
+            raise ValueError(str(exc)) from exc
+        unknown = [b for b in self.baselines if b not in task.baselines] if "baselines" in self.model_fields_set else []
+        if unknown:
+            raise ValueError(f"baselines: {', '.join(unknown)} not known to {self.task} "
+                             f"(known: {', '.join(task.baselines) or 'none'})")
+        task.check_spec(self)
         return self
+
+    def fill_default(self, name: str, value: object) -> None:
+        """Set a task's default for a field the spec left out (specs are frozen once validated)."""
+        if name not in self.model_fields_set:
+            object.__setattr__(self, name, value)
 
 
 def feature_definitions(spec: ModelSpec) -> list[Feature]:
-    """The definition of each of the spec's features, in spec order: declared ones first, then the registry."""
+    """The definition of each of the spec's features, in spec order: declared ones first, then the one definition
+    of every registry and cohort feature (``features.cohorts.DEFINITIONS``)."""
     declared = {f.name: f for f in spec.declared_features}
-    return [declared.get(name) or REGISTRY[name] for name in spec.features]
+    return [declared.get(name) or DEFINITIONS[name] for name in spec.features]
 
 
 class SpecError(ValueError):

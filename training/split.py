@@ -74,21 +74,24 @@ def site_folds(keys: pd.Series, cohort: pd.DataFrame, fractions: SplitFractions,
     """
     if fractions.site_column not in cohort.columns:
         raise DataError(f"split by site needs a column {fractions.site_column!r} in the data")
+    n_folds = fractions.folds
+    if not n_folds:  # SplitFractions allows none; dose_regression's check_spec requires them
+        raise DataError("site folds need split.folds (how many folds of whole sites)")
     sites = cohort[fractions.site_column].astype(str)
     sizes = sites.value_counts()
-    if len(sizes) < fractions.folds:
-        raise DataError(f"{fractions.folds} site folds need at least as many sites; the data has {len(sizes)}")
+    if len(sizes) < n_folds:
+        raise DataError(f"{n_folds} site folds need at least as many sites; the data has {len(sizes)}")
     order = sorted(sizes.index, key=lambda site: (-sizes[site], _unit_interval(site, seed)))
-    load, fold_of = [0] * fractions.folds, {}
+    load, fold_of = [0] * n_folds, {}
     for site in order:
-        fold = min(range(fractions.folds), key=lambda f: (load[f], f))
+        fold = min(range(n_folds), key=lambda f: (load[f], f))
         fold_of[site] = fold
         load[fold] += int(sizes[site])
     assigned = sites.map(fold_of).to_numpy()
     share = fractions.train / (fractions.train + fractions.validation)
     unit = keys.astype(str).map(lambda key: _unit_interval(key, seed)).to_numpy()
     folds = []
-    for fold in range(fractions.folds):
+    for fold in range(n_folds):
         rest = np.flatnonzero(assigned != fold)
         folds.append(Split(train=rest[unit[rest] < share], validation=rest[unit[rest] >= share],
                            test=np.flatnonzero(assigned == fold)))

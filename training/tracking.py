@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
 def log_and_register(*, model_name: str, bundle_dir: Path, spec_path: Path, params: dict[str, Any],
                      metrics: dict[str, float], tags: dict[str, str], reports: dict[str, Any],
                      files: dict[str, list[Path]], input_example: pd.DataFrame,
-                     trials: list[dict[str, Any]] = ()) -> LoggedVersion:
+                     trials: Sequence[dict[str, Any]] = ()) -> LoggedVersion:
     """Log one training run with its model bundle and register the model as a new version."""
     with mlflow.start_run(run_name=f"{model_name}-train") as run:
         mlflow.set_tags({**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})

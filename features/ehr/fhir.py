@@ -80,7 +80,7 @@ def read_fhir(path: Path, quarantine: Quarantine) -> FhirInput:
     files = sorted(p for p in path.iterdir() if p.name.endswith((".json", ".ndjson"))) if path.is_dir() else [path]
     if not files:
         raise ValueError(f"{path}: no .json (Bundle) or .ndjson files")
-    rows: dict[str, list[dict[str, str]]] = {name: [] for name in TABLES.values()}
+    rows: dict[str, list[dict[str, str | int]]] = {name: [] for name in TABLES.values()}
     counts = SourceCounts("FHIR resources", rows_in=0)
     for record in (r for f in files for r in _records(f)):
         counts.rows_in += 1
@@ -158,8 +158,9 @@ def _judge(record: _Record) -> tuple[str, str] | None:
     return None
 
 
-def _flatten(rtype: str, record: _Record) -> list[dict[str, str]]:
-    r, at = record.resource, {"_file": record.source_file, "_line": record.row, "_path": rtype}
+def _flatten(rtype: str, record: _Record) -> list[dict[str, str | int]]:
+    r = record.resource
+    at: dict[str, str | int] = {"_file": record.source_file, "_line": record.row, "_path": rtype}
     if rtype == "Patient":
         ext = {e.get("url"): e for e in r.get("extension", [])}
         sex = {"male": "M", "female": "F"}.get(r.get("gender", ""), r.get("gender", ""))
@@ -169,7 +170,7 @@ def _flatten(rtype: str, record: _Record) -> list[dict[str, str]]:
     subject = _patient_id(r.get("subject"), record.full_urls)
     if rtype == "Observation":
         when = _date(_text(r, ("effectiveDateTime", "effectiveInstant")) or _text(r.get("effectivePeriod"), ("start",)))
-        rows = [{**at, **_quantity(r), "patient_id": subject, "effective_date": when}]
+        rows: list[dict[str, str | int]] = [{**at, **_quantity(r), "patient_id": subject, "effective_date": when}]
         return rows + [{**at, **_quantity(c), "_path": f"Observation.component[{i}]", "patient_id": subject,
                         "effective_date": when} for i, c in enumerate(r.get("component", []))]
     if rtype == "Condition":
@@ -187,11 +188,11 @@ def _flatten(rtype: str, record: _Record) -> list[dict[str, str]]:
              "start_date": _date(start), "end_date": _date(end)}]
 
 
-def _frame(name: str, rows: list[dict[str, str]]) -> pd.DataFrame:
+def _frame(name: str, rows: list[dict[str, str | int]]) -> pd.DataFrame:
     columns = ["_file", "_line", "_path", *FIELDS[name]]
     frame = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
     text = [c for c in columns if c != "_line"]
-    return frame.astype({c: str for c in text}).astype({"_line": "int64"}).reset_index(drop=True)
+    return frame.astype(dict.fromkeys(text, str)).astype({"_line": "int64"}).reset_index(drop=True)
 
 
 def _text(node: Any, keys: tuple[str, ...]) -> str:
@@ -213,7 +214,8 @@ def _date(text: str) -> str:
 
 
 def _quantity(node: dict[str, Any]) -> dict[str, str]:
-    loinc = next((c.get("code", "") for c in (node.get("code") or {}).get("coding", []) if c.get("system") == LOINC), "")
+    codings = (node.get("code") or {}).get("coding", [])
+    loinc = next((c.get("code", "") for c in codings if c.get("system") == LOINC), "")
     quantity = node.get("valueQuantity") or {}
     unit = _text(quantity, ("code",)) if quantity.get("system") == UCUM else ""
     return {"loinc": loinc, "value": _text(quantity, ("value",)), "unit": unit or _text(quantity, ("unit",))}

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from features.codes import conversion, ucum_code
-from features.ehr.text import read_text_csv, to_dates, to_numbers
 from features.ehr.patients import NO_PATIENT
+from features.ehr.text import read_text_csv, to_dates, to_numbers
 from features.quarantine import Quarantine, SourceCheck, SourceCounts
 from features.registry import FEATURES
 

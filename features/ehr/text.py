@@ -8,6 +8,7 @@ NaN / NaT, never a guess, exactly as with ``features.parsing``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,8 @@ def read_text_csv(path: Path, required: list[str]) -> pd.DataFrame:
 
 
 def _polars(column: pd.Series) -> pl.Series:
-    return pl.from_pandas(column.astype(str)).cast(pl.String).str.strip_chars()
+    # a pandas Series in, a polars Series out (pandas is untyped here, so mypy would pick the DataFrame overload)
+    return cast(pl.Series, pl.from_pandas(column.astype(str))).cast(pl.String).str.strip_chars()
 
 
 def to_numbers(column: pd.Series) -> np.ndarray:

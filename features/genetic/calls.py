@@ -25,6 +25,7 @@ import gzip
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,7 @@ def first_biallelic(calls: Calls) -> Calls:
     repeated = np.zeros(len(sites), dtype=bool)  # among biallelic records: the first one of a site is kept
     repeated[~multi] = sites.loc[~multi].duplicated(["chrom", "pos"]).to_numpy()
     rejected = [(int(line), "ALT", f"{len(alts)} ALT alleles: only biallelic records are supported")
-                for line, alts in zip(sites.loc[multi, "line"], sites.loc[multi, "alts"])]
+                for line, alts in zip(sites.loc[multi, "line"], sites.loc[multi, "alts"], strict=True)]
     rejected += [(int(line), "POS", "site repeats an earlier record at the same position")
                  for line in sites.loc[repeated, "line"]]
     return calls.subset(np.flatnonzero(~(multi | repeated)), tuple(rejected))
@@ -100,7 +101,7 @@ def read_calls(path: Path, positions: set[tuple[str, int]], ids: frozenset[str] 
     return reader.result()
 
 
-def _open(path: Path):  # noqa: ANN202 - a binary file object
+def _open(path: Path) -> BinaryIO:
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"  # bgzip is gzip with blocks
     # a large buffer: lines of a biobank VCF are megabytes long
@@ -119,8 +120,10 @@ class _Reader:
     """Accumulates wanted records and decodes their calls in blocks, so per-record overhead stays small."""
 
     def __init__(self, path: Path, capacity: int, strict: bool = True) -> None:
-        self.path, self.samples, self.records_in, self.capacity = path, None, 0, capacity
-        self.strict, self.rejected, self.bad_rows = strict, [], set()
+        self.path, self.records_in, self.capacity, self.strict = path, 0, capacity, strict
+        self.samples: list[str] | None = None
+        self.rejected: list[tuple[int, str, str]] = []
+        self.bad_rows: set[int] = set()
         self.rows: list[tuple[str, int, str, str, tuple[str, ...], int]] = []
         self.buffer = np.empty((0, 0), dtype=np.int8)
         self.pairs: dict[int, np.ndarray] = {}
@@ -186,8 +189,8 @@ class _Reader:
                 words = np.frombuffer(b"".join(memoryview(p.line)[p.start:] for p in wide), dtype="<i4")
             words = words.reshape(-1, n)
             first, second, ok = _decode_words(words)
-            self._store([p for p, good in zip(wide, ok) if good], first[ok], second[ok])
-            slow += [p for p, good in zip(wide, ok) if not good]
+            self._store([p for p, good in zip(wide, ok, strict=True) if good], first[ok], second[ok])
+            slow += [p for p, good in zip(wide, ok, strict=True) if not good]
         for p in slow:
             try:
                 first, second = _decode_general(p.line[p.start:].rstrip(b"\r\n"), n)

@@ -56,7 +56,7 @@ def read_scoring_file(path: Path) -> ScoringFile:
         table = pd.read_csv(path, sep="\t", skiprows=n_header, dtype=str, keep_default_na=False,
                             skip_blank_lines=False, compression="infer", quoting=3, engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ScoreError(f"{path}: the variant table after line {n_header} is not tab-separated text: {exc}")
+        raise ScoreError(f"{path}: the variant table after line {n_header} is not tab-separated text: {exc}") from exc
     column_line = n_header + 1
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:

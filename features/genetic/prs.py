@@ -51,7 +51,7 @@ class ScoreResult:
 
 def wanted_sites(scores: list[ScoringFile]) -> set[tuple[str, int]]:
     """(chrom without 'chr', pos) of every score variant that has a position."""
-    return {(c, int(p)) for s in scores for c, p in zip(s.variants["chrom"], s.variants["pos"]) if p > 0}
+    return {(c, int(p)) for s in scores for c, p in zip(s.variants["chrom"], s.variants["pos"], strict=True) if p > 0}
 
 
 def wanted_ids(scores: list[ScoringFile]) -> set[str]:
@@ -144,7 +144,7 @@ def _block_dosage(calls: Calls, records: np.ndarray, alleles: np.ndarray) -> np.
     Biallelic records are gathered from the ALT-dosage matrix in one step (a REF effect allele is 2 - ALT),
     which at biobank scale is several times faster than building each row on its own."""
     if calls.allele_pairs and any(int(r) in calls.allele_pairs for r in records):
-        return np.stack([calls.allele_dosage(int(r), int(a)) for r, a in zip(records, alleles)])
+        return np.stack([calls.allele_dosage(int(r), int(a)) for r, a in zip(records, alleles, strict=True)])
     dosage = calls.alt_dosage[records]
     ref = alleles == 0
     if ref.any():

@@ -94,7 +94,7 @@ def _allele_index(alleles: pd.Series, effect: pd.Series, other: pd.Series) -> np
 def _ambiguous(c: pd.DataFrame, alleles: pd.Series) -> np.ndarray:
     """A/T or C/G: from the score's two alleles, or from the record's when the score gives one allele."""
     pair = (c["effect_allele"] + c["other_allele"]).where(c["other_allele"] != "",
-                                                         alleles.map(lambda a: "".join(a)) if len(c) else "")
+                                                         alleles.map("".join) if len(c) else "")
     return pair.isin(_AMBIGUOUS).to_numpy()
 
 
@@ -124,8 +124,8 @@ def _apply(report: pd.DataFrame, best: pd.DataFrame, policy: MatchPolicy) -> Non
         (best["ambiguous"].to_numpy() & (not policy.keep_ambiguous), EXCLUDED,
          "strand-ambiguous SNP (A/T or C/G)"),
     ]
-    for applies, new_status, why in rules:  # in order: the first rule that applies to a used match wins
-        applies = np.asarray(applies, dtype=bool) & np.isin(status, USED)
+    for rule, new_status, why in rules:  # in order: the first rule that applies to a used match wins
+        applies = np.asarray(rule, dtype=bool) & np.isin(status, USED)
         status = np.where(applies, new_status, status)
         reason = np.where(applies, why, reason)
     used = np.isin(status, USED)

@@ -13,8 +13,18 @@ from pathlib import Path
 import pandas as pd
 
 from features.genetic.calls import read_calls
-from features.genetic.prs import (REPORT_COLUMNS, MatchPolicy, MissingPolicy, ScoreError, match_all,
-                                  overlap_failures, read_scoring_file, wanted_ids, wanted_sites, weighted_sums)
+from features.genetic.prs import (
+    REPORT_COLUMNS,
+    MatchPolicy,
+    MissingPolicy,
+    ScoreError,
+    match_all,
+    overlap_failures,
+    read_scoring_file,
+    wanted_ids,
+    wanted_sites,
+    weighted_sums,
+)
 from features.genetic.prs_match import STATUSES
 
 

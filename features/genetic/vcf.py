@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cyvcf2 import VCF
+from cyvcf2 import VCF, Variant
 
 # cyvcf2 gt_types codes: 0 HOM_REF, 1 HET, 2 UNKNOWN, 3 HOM_ALT -> ALT dosage, -1 = no call
 _ALT_DOSAGE = np.array([0, 1, -1, 2], dtype=np.int8)
@@ -66,7 +66,11 @@ def read_genotypes(path: Path, wanted: set[tuple[str, int]] | None = None) -> Ge
     """
     first_line = header_lines(path) + 1
     vcf = VCF(str(path), gts012=False, lazy=True, threads=1)
-    records, rows, sites, rejected, n = [], [], {}, [], 0
+    records: list[Site] = []
+    rows: list[np.ndarray] = []
+    sites: dict[tuple[str, int], int] = {}
+    rejected: list[tuple[int, str, str]] = []
+    n = 0
     try:
         for n, variant in enumerate(vcf, start=1):
             key = site_key(variant.CHROM, variant.POS)
@@ -87,7 +91,7 @@ def read_genotypes(path: Path, wanted: set[tuple[str, int]] | None = None) -> Ge
     return Genotypes(samples, sites, records, dosage, multiallelic, n, tuple(rejected))
 
 
-def _dosage(variant) -> np.ndarray:  # noqa: ANN001 - a cyvcf2 Variant
+def _dosage(variant: Variant) -> np.ndarray:
     """ALT dosage per sample; a half call (``0/.``, ``./1``) is a no-call, as plink2 and pmed's PRS reader treat it.
 
     cyvcf2's ``gt_types`` reports ``0/.`` as HOM_REF and ``./1`` as HET, which would count an allele nobody

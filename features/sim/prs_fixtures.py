@@ -67,7 +67,7 @@ def _records(rng: np.random.Generator, n_variants: int) -> list[VcfRecord]:
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
     codes = np.sort(rng.choice(22 * 100_000_000, size=len(kinds), replace=False))
     records = []
-    for i, (kind, code) in enumerate(zip(kinds, codes)):
+    for i, (kind, code) in enumerate(zip(kinds, codes, strict=True)):
         ref, alts = _alleles(rng, kind)
         records.append(VcfRecord(int(code // 100_000_000) + 1, int(code % 100_000_000) + 1, f"rs{900_000 + i}",
                                ref, alts, kind))
@@ -125,7 +125,7 @@ def write_vcf_lines(path: Path, samples: list[str], records: list[VcfRecord],
         out.write("".join(f"##contig=<ID=chr{c}>\n" for c in contigs).encode())
         out.write(b'##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
         out.write(("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples) + "\n").encode())
-        for r, (first, second, phased) in zip(records, genotypes):
+        for r, (first, second, phased) in zip(records, genotypes, strict=True):
             cells = np.empty((len(samples), 4), dtype=np.uint8)
             cells[:, 0] = np.where(first < 0, ord("."), ord("0") + first)
             cells[:, 1] = ord("|") if phased else ord("/")

@@ -7,15 +7,30 @@ drift away. A share of cholesterol and HbA1c rows use alternative units with exa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
+from features.codes import lab_units
 from features.registry import FEATURES
 
-LAB_COLUMNS = {  # trait column -> (LOINC, unit, alternative unit, value in alternative unit)
-    "ldl": ("18262-6", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
-    "hdl": ("2085-9", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
-    "total_chol": ("2093-3", "mg/dL", "mmol/L", lambda v: (v / 38.67).round(2)),
+
+def _to_mmol_l(loinc: str) -> Callable[[pd.Series], pd.Series]:
+    """mg/dL -> mmol/L with the one conversion factor pmed reads labs by (features/data/lab_units.csv), looked
+    up when first used (importing reads no file)."""
+    def convert(v: pd.Series) -> pd.Series:
+        units = lab_units()
+        factor = float(units.loc[(units["loinc"] == loinc) & (units["unit"] == "mmol/L"), "factor"].iloc[0])
+        return (v / factor).round(2)
+    return convert
+
+
+LAB_COLUMNS: dict[str, tuple[str, str, str | None, Callable[[pd.Series], pd.Series] | None]] = {
+    # trait column -> (LOINC, unit, alternative unit, value in alternative unit)
+    "ldl": ("18262-6", "mg/dL", "mmol/L", _to_mmol_l("18262-6")),
+    "hdl": ("2085-9", "mg/dL", "mmol/L", _to_mmol_l("2085-9")),
+    "total_chol": ("2093-3", "mg/dL", "mmol/L", _to_mmol_l("2093-3")),
     "hba1c": ("4548-4", "%", "mmol/mol", lambda v: ((v - 2.152) / 0.09148).round(0)),
     "sbp": ("8480-6", "mm[Hg]", None, None),
     "bmi": ("39156-5", "kg/m2", None, None),
@@ -48,7 +63,7 @@ def lab_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, trait
         for mask, dates, values in parts:
             frame = pd.DataFrame({"patient_id": ids[mask], "loinc": loinc, "value": np.round(values[mask], 1),
                                   "unit": unit, "effective_date": dates[mask]})
-            if alt_unit is not None:
+            if alt_unit is not None and to_alt is not None:
                 alt = rng.random(len(frame)) < 0.05
                 frame.loc[alt, "value"] = to_alt(frame.loc[alt, "value"])
                 frame.loc[alt, "unit"] = alt_unit
@@ -64,7 +79,7 @@ def diagnosis_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray,
     cad_code = np.where(rng.random(n) < 0.7, "I25.10", "I21.4")
     late = ~cad_event & (rng.random(n) < 0.02)  # diagnosed after the 10-year horizon: not an event
     noise_code = rng.choice(["J45.909", "M54.50", "K21.9", "E78.5"], n)
-    parts = [
+    parts: list[tuple[np.ndarray, str | np.ndarray, np.ndarray]] = [
         (traits["hypertension"].to_numpy() == 1, "I10", before),
         (traits["t2d"].to_numpy() == 1, "E11.9", before - 200 * DAY),
         (cad_event, cad_code, index + rng.integers(1, 10 * 365, n) * DAY),

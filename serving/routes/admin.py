@@ -62,8 +62,9 @@ def _audit(audit: AuditDep, caller: Caller, event: str, **fields: object) -> Non
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "refused: the audit log cannot be written") from exc
 
 
-@router.get("/keys", response_model=KeyList, tags=["keys"], summary="List API keys (never the keys themselves)")
-def list_keys(keys: KeysDep, caller: Caller = require_roles("admin")) -> KeyList:
+@router.get("/keys", response_model=KeyList, tags=["keys"], summary="List API keys (never the keys themselves)",
+            dependencies=[require_roles("admin")])
+def list_keys(keys: KeysDep) -> KeyList:
     return KeyList(keys=[_info(k) for k in keys.list()])
 
 

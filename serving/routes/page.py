@@ -1,6 +1,7 @@
 """The clinician page: a server-rendered form and result for each served model: a risk model's risk,
 category, drivers and waterfall; a treatment-response model's comparison of the treatments; a dose model's
-dose beside the IWPC and fixed-dose strategies (what each shows: ``serving.page_answers``).
+dose beside the IWPC and fixed-dose strategies (what each shows: the task's page section, e.g.
+``serving.risk.page``).
 
 No front-end build and no JavaScript: Jinja2 templates, an inline SVG drawn from numbers computed here,
 and a strict Content-Security-Policy. The answer is the one the JSON API gives (same validation, same
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from serving.audit import AuditError
 from serving.deps import ServedModelDep
 from serving.limits import ConcurrencyLimit
-from serving.page_answers import answer_and_audit, form_errors, form_fields, page_kind
+from serving.page_answers import answer_and_audit, page_section
 from serving.page_form import form_groups, read_form
 from serving.page_session import (
     COOKIE,
@@ -35,9 +36,10 @@ from serving.page_session import (
     PageCallerDep,
     csrf_token,
     new_session,
+    page_caller,
     session_seconds,
 )
-from serving.registry import ServedModel
+from serving.served import ServedModel
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 
@@ -58,11 +60,8 @@ class PageRoute(APIRoute):
 
 
 def _page_model(model: ServedModelDep) -> ServedModel:
-    """A model whose task the page serves; any other is answered by the API only."""
-    if page_kind(model) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"the clinician page shows risk, treatment-response and dose models; {model.name} is a "
-                            f"{model.bundle.feature_spec['task'].replace('_', ' ')} model: use the JSON API")
+    """A model whose task the page serves; any other is answered by the API only (404)."""
+    page_section(model)
     return model
 
 
@@ -71,8 +70,8 @@ RiskModelDep = Annotated[ServedModel, Depends(_page_model)]
 router = APIRouter(prefix="/clinician", tags=["clinician page"], route_class=PageRoute, include_in_schema=False)
 
 
-@router.get("/{name}")
-def patient_form(request: Request, caller: PageCallerDep, model: RiskModelDep) -> Response:
+@router.get("/{name}", dependencies=[Depends(page_caller)])
+def patient_form(request: Request, model: RiskModelDep) -> Response:
     return _render_page(request, model, {})
 
 
@@ -80,13 +79,13 @@ def patient_form(request: Request, caller: PageCallerDep, model: RiskModelDep) -
 async def patient_result(request: Request, caller: PageCallerDep, model: RiskModelDep) -> Response:
     form = await request.form()
     patient_ref = str(form.get("patient_ref", "")).strip()[:128]
-    features, request_model = form_fields(model)
+    features, request_model = model.task.form_fields(model)
     raw, row, errors = read_form(features, request_model, dict(form))
     if row is not None:
-        errors |= form_errors(model, row)
+        errors |= model.task.form_errors(model, row)
     if not patient_ref:
         errors["patient_ref"] = "required"
-    if errors:
+    if errors or row is None:  # read_form gives no row without errors
         return _render_page(request, model, {"values": raw, "errors": errors, "form_errors": True,
                                              "patient_ref": patient_ref}, status.HTTP_422_UNPROCESSABLE_CONTENT)
     kept = {"values": raw, "patient_ref": patient_ref}
@@ -120,16 +119,16 @@ def login(request: Request, caller: LoginCallerDep, name: str) -> Response:
     return response
 
 
-@router.post("/{name}/logout")
-def logout(request: Request, caller: PageCallerDep, name: str) -> Response:
+@router.post("/{name}/logout", dependencies=[Depends(page_caller)])
+def logout(request: Request, name: str) -> Response:
     response = RedirectResponse(request.url_for("patient_form", name=name), status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
     return response
 
 
-@router.get("/{name}/card")
-def card(caller: PageCallerDep, model: ServedModelDep) -> Response:
+@router.get("/{name}/card", dependencies=[Depends(page_caller)])
+def card(model: ServedModelDep) -> Response:
     html = model.bundle.cards.get("model_card.html")
     if html is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"version {model.version} of {model.name} carries no model card")
@@ -140,21 +139,20 @@ def card(caller: PageCallerDep, model: ServedModelDep) -> Response:
 
 def _render_page(request: Request, model: ServedModel, context: dict[str, Any], status_code: int = 200,
                  headers: dict[str, str] | None = None) -> Response:
-    spec = model.bundle.feature_spec
-    kind = page_kind(model)
+    section = page_section(model)
     credential = request.cookies.get(COOKIE)
-    page = {"model": model, "groups": form_groups(form_fields(model)[0]), "values": {}, "errors": {},
-            "patient_ref": "", "submit_label": kind.submit_label,
-            "intended_use": spec.get("intended_use", ""), "csrf": csrf_token(request, credential) if credential else "",
+    page = {"model": model, "groups": form_groups(model.task.form_fields(model)[0]), "values": {}, "errors": {},
+            "patient_ref": "", "submit_label": section.submit_label,
+            "intended_use": model.spec.intended_use, "csrf": csrf_token(request, credential) if credential else "",
             "urls": {"predict": request.url_for("patient_result", name=model.name),
                      "logout": request.url_for("logout", name=model.name),
                      "card": request.url_for("card", name=model.name)},
-            **kind.context(model, context.get("result")), **context}
-    return _render(request, kind.template, page, status_code, headers)
+            **section.context(model, context.get("result")), **context}
+    return _render(request, section.template, page, status_code, headers)
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int,
-            headers: dict[str, str] | None = None) -> Response:
+            headers: Mapping[str, str] | None = None) -> Response:
     nonce = secrets.token_urlsafe(16)
     policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; form-action 'self'; "
               "base-uri 'none'; frame-ancestors 'none'")

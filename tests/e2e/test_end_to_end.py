@@ -36,7 +36,8 @@ def _free_port() -> int:
 
 
 def _pmed(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([PMED, *args], env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    done = subprocess.run([PMED, *args], env=env, capture_output=True, text=True, timeout=600, cwd=REPO,
+                          check=False)
     assert done.returncode == 0, f"pmed {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

@@ -35,7 +35,8 @@ def test_csv_and_fhir_give_identical_tables(small_cohort: Path, tmp_path: Path, 
     fhir = build_feature_table(small_cohort, tmp_path / "fhir", links, tmp_path / "q_fhir.csv",
                                fhir=small_cohort / fhir_dir)
     for name in OUTPUTS:
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "csv" / name), pd.read_parquet(tmp_path / "fhir" / name))
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "csv" / name),
+                                      pd.read_parquet(tmp_path / "fhir" / name))
     # the same bad records are caught: as many quarantined either way, and every source balances
     assert sum(s.rows_quarantined for s in csv.sources) == sum(s.rows_quarantined for s in fhir.sources) > 0
     for source in fhir.sources:
@@ -64,7 +65,8 @@ def _bundle(path: Path, entries: list[dict]) -> Path:
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1955-03-04",
            "extension": [{"url": "urn:pmed:index-date", "valueDate": "2016-01-01"},
-                         {"url": "urn:pmed:ancestry", "valueCode": "EUR"}, {"url": "urn:pmed:site", "valueString": "s1"}]}
+                         {"url": "urn:pmed:ancestry", "valueCode": "EUR"},
+                         {"url": "urn:pmed:site", "valueString": "s1"}]}
 
 
 def test_r4_codings_references_and_statuses(tmp_path: Path) -> None:
@@ -118,9 +120,11 @@ def _resource(draw: st.DrawFn) -> object:
         return draw(st.one_of(st.text(max_size=5), st.lists(st.integers(), max_size=2), st.just({})))
     resource = {"resourceType": draw(st.sampled_from(RESOURCE_TYPES)), "status": "final",
                 "subject": {"reference": draw(st.sampled_from(["Patient/p1", "Patient/zz", "Practitioner/1"]))},
-                "code": {"coding": [{"system": "http://loinc.org", "code": draw(st.sampled_from(["18262-6", "4548-4"]))}]},
+                "code": {"coding": [{"system": "http://loinc.org",
+                                     "code": draw(st.sampled_from(["18262-6", "4548-4"]))}]},
                 "effectiveDateTime": draw(st.sampled_from(["2015-06-01", "2017-01-01", "2015-02-30", "2015"])),
-                "valueQuantity": {"value": draw(st.floats(1, 300)), "unit": draw(st.sampled_from(["mg/dL", "%", "kPa"]))}}
+                "valueQuantity": {"value": draw(st.floats(1, 300)),
+                                  "unit": draw(st.sampled_from(["mg/dL", "%", "kPa"]))}}
     if kind == "mutated":
         for key in draw(st.lists(st.sampled_from(["status", "subject", "code", "effectiveDateTime", "valueQuantity",
                                                   "onsetDateTime", "gender", "birthDate", "id"]), max_size=3)):
@@ -132,7 +136,7 @@ def _resource(draw: st.DrawFn) -> object:
 @given(data=st.data(), as_bundle=st.booleans(), broken_lines=st.integers(0, 2))
 def test_every_fhir_record_is_used_ignored_or_quarantined(tmp_path: Path, data: st.DataObject, as_bundle: bool,
                                                           broken_lines: int) -> None:
-    resources = [PATIENT, PATIENT] + data.draw(st.lists(st.composite(lambda draw: _resource(draw))(), max_size=12))
+    resources = [PATIENT, PATIENT, *data.draw(st.lists(st.composite(_resource)(), max_size=12))]
     if as_bundle:
         path = _bundle(tmp_path / "in.json", [{"resource": r} for r in resources])
     else:

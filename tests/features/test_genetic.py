@@ -141,8 +141,8 @@ def _inject(vcf: Path, out: Path) -> None:
     repeat = "\t".join(fields[:9] + ["1/1"] * (len(fields) - 9)) + "\n"
     star2 = next(i for i, line in enumerate(lines) if "\t94781859\t" in line)
     parts = lines[star2].split("\t")
-    lines[star2] = "\t".join(parts[:4] + [parts[4] + ",C"] + parts[5:])
-    out.write_text("".join(lines[:first + 1] + [repeat] + lines[first + 1:]))
+    lines[star2] = "\t".join([*parts[:4], parts[4] + ",C", *parts[5:]])
+    out.write_text("".join([*lines[:first + 1], repeat, *lines[first + 1:]]))
 
 
 def test_table_genetic_stage_equals_the_cyvcf2_path_it_replaced(cohort: tuple[Path, SimulationSummary],

@@ -6,9 +6,11 @@ PharmCAT's phenotype/cpic/*.json) by hand, not computed from pmed's own rules.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,7 +109,7 @@ def genotype(gene: str, first: str, second: str, phased: bool) -> dict[str, str]
     return {p.rsid: gt(p.ref, p.alt, h1[p.rsid], h2[p.rsid], phased) for p in genes()[gene].positions}
 
 
-def one(frame, sample: str, gene: str) -> dict:
+def one(frame: pd.DataFrame, sample: str, gene: str) -> dict[str, object]:
     rows = frame[(frame["sample"] == sample) & (frame["gene"] == gene)]
     assert len(rows) == 1
     return rows.iloc[0].to_dict()
@@ -120,13 +122,14 @@ def same(value: object, expected: object) -> bool:
 
 
 @pytest.fixture(scope="module")
-def phased_calls(tmp_path_factory: pytest.TempPathFactory):
+def phased_calls(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     samples = {f"S{i}": genotype(g, a, b, phased=True) for i, (g, a, b, _, _) in enumerate(CPIC)}
     return call_vcf(write_vcf(tmp_path_factory.mktemp("pgx") / "phased.vcf", samples))
 
 
 @pytest.mark.parametrize("i", range(len(CPIC)), ids=[f"{g} {a}/{b}" for g, a, b, _, _ in CPIC])
-def test_phased_defining_variants_give_the_cpic_diplotype_phenotype_and_score(phased_calls, i: int) -> None:
+def test_phased_defining_variants_give_the_cpic_diplotype_phenotype_and_score(phased_calls: pd.DataFrame, i: int
+                                                                               ) -> None:
     gene, a, b, phenotype, score = CPIC[i]
     row = one(phased_calls, f"S{i}", gene)
     assert row["call_quality"] == "called", row["reason"]
@@ -237,7 +240,8 @@ SOME_SITES = ["rs1799853", "rs1057910", "rs2306283", "rs4149056", "rs9923231", "
 @given(st.lists(st.fixed_dictionaries({r: st.sampled_from(GT_CHOICES) for r in SOME_SITES}), min_size=2,
                 max_size=6), st.randoms(use_true_random=False))
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_calls_do_not_depend_on_sample_order(tmp_path: Path, genotypes: list[dict], rnd) -> None:
+def test_calls_do_not_depend_on_sample_order(tmp_path: Path, genotypes: list[dict[str, str]], rnd: random.Random
+                                             ) -> None:
     samples = {f"P{i}": g for i, g in enumerate(genotypes)}
     shuffled = list(samples)
     rnd.shuffle(shuffled)

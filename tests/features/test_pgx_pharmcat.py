@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -18,14 +19,14 @@ HEADER = ("Gene\tSource Diplotype\tPhenotype\tActivity Score\tHaplotype 1\tHaplo
           "Outside Call\tMatch Score\tMissing positions\tRecommendation Lookup Diplotype\t"
           "Recommendation Lookup Phenotype\tRecommendation Lookup Activity Score")
 ROWS = [  # one gene per line, as PharmCAT 3.x writes them (single-sample mode, no Sample ID column)
-    "CYP2C19\t*1/*2\tIntermediate Metabolizer\t\t*1\tNormal function\t\t*2\tNo function\t\tno\t2\tno\t"
-    "*1/*2\tIntermediate Metabolizer\t",
-    "CYP2C9\t*1/*3\tIntermediate Metabolizer\t1.0\t*1\tNormal function\t1.0\t*3\tNo function\t0.0\tno\t2\tno\t"
-    "*1/*3\tIntermediate Metabolizer\t1.0",
+    ("CYP2C19\t*1/*2\tIntermediate Metabolizer\t\t*1\tNormal function\t\t*2\tNo function\t\tno\t2\tno\t"
+     "*1/*2\tIntermediate Metabolizer\t"),
+    ("CYP2C9\t*1/*3\tIntermediate Metabolizer\t1.0\t*1\tNormal function\t1.0\t*3\tNo function\t0.0\tno\t2\tno\t"
+     "*1/*3\tIntermediate Metabolizer\t1.0"),
     "SLCO1B1\t*1/*15 OR *5/*37\tDecreased Function / Decreased Function\t\t\t\t\t\t\t\tno\t2 / 2\tno\t\t\t",
     "DPYD\tc.1905+1G>A (*2A) AND c.2846A>T\t\t\t\t\t\t\t\t\tno\t\tno\t\t\t",
-    "VKORC1\trs9923231 reference (C)/rs9923231 variant (T)\t\t\trs9923231 reference (C)\t\t\t"
-    "rs9923231 variant (T)\t\t\tno\t1\tyes\t\t\t",
+    ("VKORC1\trs9923231 reference (C)/rs9923231 variant (T)\t\t\trs9923231 reference (C)\t\t\t"
+     "rs9923231 variant (T)\t\t\tno\t1\tyes\t\t\t"),
     "CYP3A5\t*3/*3\tPoor Metabolizer\t\t*3\tNo function\t\t*3\tNo function\t\tno\t1\tno\t\t\t",
     "CYP2B6\tno call\t\t\t\t\t\t\t\t\tno\t\tyes\t\t\t",
 ]
@@ -36,7 +37,7 @@ def write(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def by_gene(frame) -> dict[str, dict]:
+def by_gene(frame: pd.DataFrame) -> dict[str, dict[str, object]]:
     return {r["gene"]: r for r in frame.to_dict("records")}
 
 

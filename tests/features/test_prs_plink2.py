@@ -25,7 +25,7 @@ def plink2_score_file(report: pd.DataFrame, calls: Calls, path: Path, pgs_id: st
     """pmed's selection as a plink2 score file: ID chrom:pos (see --set-all-var-ids), the VCF's allele, weight."""
     used = report[report["status"].isin(USED)]
     sites = calls.sites.iloc[used["record"].to_numpy()]
-    alleles = [(ref, *alts)[k] for ref, alts, k in zip(sites["ref"], sites["alts"], used["allele"])]
+    alleles = [(ref, *alts)[k] for ref, alts, k in zip(sites["ref"], sites["alts"], used["allele"], strict=True)]
     pd.DataFrame({"ID": (sites["chrom"] + ":" + sites["pos"].astype(str)).to_numpy(), "A1": alleles,
                   pgs_id: used["effect_weight"].map(repr).to_numpy()}).to_csv(path, sep="\t", index=False)
     return path

@@ -58,7 +58,7 @@ def test_each_rule_quarantines_its_row_with_line_field_and_rule(clean: Path, tmp
 
 
 def test_file_level_faults_are_named(clean: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no trial.csv"):
+    with pytest.raises(FileNotFoundError, match=r"no trial\.csv"):
         load_trial(tmp_path)
     folder = _corrupt(clean, tmp_path / "nocol", {})
     pd.read_csv(folder / "trial.csv").drop(columns=["egfr_ml_min"]).to_csv(folder / "trial.csv", index=False)
@@ -66,7 +66,7 @@ def test_file_level_faults_are_named(clean: Path, tmp_path: Path) -> None:
         load_trial(folder)
     folder = _corrupt(clean, tmp_path / "novcf", {})
     (folder / "genotypes.vcf").unlink()
-    with pytest.raises(FileNotFoundError, match="no genotypes.vcf"):
+    with pytest.raises(FileNotFoundError, match=r"no genotypes\.vcf"):
         load_trial(folder)
     one_arm = _corrupt(clean, tmp_path / "onearm", {(i, "arm"): "clopidogrel" for i in range(400)})
     with pytest.raises(ValueError, match="arm ticagrelor has fewer than 50 valid patients"):

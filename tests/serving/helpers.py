@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from mlflow import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from kernel.artifact import Artifact, ArtifactFeature
+from kernel.artifacts import parse_artifact
 from kernel.bundle import BOOSTER_FILE
 
 
@@ -77,8 +79,9 @@ def tampered(path: Path, offset: int = 64) -> Iterator[None]:
         path.write_bytes(original)
 
 
-def example_rows(features: list[dict], n: int) -> tuple[list[dict], np.ndarray]:
+def example_rows(features: list[ArtifactFeature] | list[dict], n: int) -> tuple[list[dict], np.ndarray]:
     """n distinct, valid patients (age steps through its range) and their feature matrix."""
+    features = [f.model_dump() if isinstance(f, ArtifactFeature) else f for f in features]
     names = [f["name"] for f in features]
     patients = []
     for i in range(n):
@@ -100,3 +103,33 @@ def ready_client(settings) -> Iterator:  # noqa: ANN001 - pmed Settings
     with TestClient(create_app(settings)) as client:
         wait_for(lambda: client.get("/ready").status_code == 200, timeout=60, what="models ready")
         yield client
+
+
+def toy_artifact(features: list[dict], **fields: object) -> Artifact:
+    """A typed artifact from partial feature dicts (what a test cares about), the rest filled with neutral
+    defaults: a wide range, no unit, source 'other', continuous, a risk task."""
+    filled = [{"display_name": f["name"], "unit": "", "source": "other", "kind": "continuous", "min": -1e9,
+               "max": 1e9, "concept": "", **f} for f in features]
+    return parse_artifact({"task": "risk_classification", "model": "toy", "description": "toy", "intended_use": "tests",
+                           "target": "y", **fields, "features": filled})
+
+
+def toy_feature(**fields: object) -> ArtifactFeature:
+    return toy_artifact([{"name": "x", **fields}]).features[0]
+
+
+def assert_requests_match_artifacts(client, key: str) -> list[str]:  # noqa: ANN001 - a TestClient
+    """For every served model: the request fields accepted are exactly the artifact's features (the
+    covariates for compare-treatments), and ``GET /v1/models/{name}`` lists those same features."""
+    checked = []
+    for model in client.app.state.store.all():
+        names = model.spec.feature_names
+        assert list(model.request_model.model_fields) == names, model.name
+        sent, sent_model = model.task.form_fields(model)
+        assert list(sent_model.model_fields) == [f.name for f in sent], model.name
+        assert set(sent_model.model_fields) <= set(names), model.name
+        info = client.get(f"/v1/models/{model.name}", headers={"Authorization": f"Bearer {key}"}).json()
+        assert [f["name"] for f in info["features"]] == names, model.name
+        assert info["task"] == model.spec.task == model.task.name
+        checked.append(model.name)
+    return checked

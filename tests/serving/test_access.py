@@ -42,7 +42,7 @@ STATES = ("none", "wrong", "revoked", "right")
 @pytest.fixture(scope="module")
 def keys(client: TestClient, api_keys: dict[str, str], trained_home: Settings) -> dict[str, dict[str, str]]:
     """A live and a revoked key per role; the revoked ones revoked through the admin API, after start."""
-    admin_id, admin = issue_key(trained_home.keys_file, "t-admin", "admin")
+    _, admin = issue_key(trained_home.keys_file, "t-admin", "admin")
     live = {**api_keys, "admin": admin}
     revoked = {}
     for role in ROLES:

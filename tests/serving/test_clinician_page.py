@@ -170,7 +170,7 @@ def test_page_shows_the_apis_numbers_in_real_chromium(base_url: str, api_keys: d
     assert shown_risk == f"{100 * expected['risk']:.1f}%"
     api_drivers = [c["sentence"] for c in expected["concepts"] if round(abs(c["risk_points"]), 1) > 0][:5]
     assert shown_drivers == api_drivers and len(shown_drivers) == 5
-    for sentence, concept in zip(shown_drivers, expected["concepts"]):  # the points themselves, to 0.1
+    for sentence, concept in zip(shown_drivers, expected["concepts"], strict=False):  # the points themselves, to 0.1
         assert re.search(rf"by {abs(concept['risk_points']):.1f} points$", sentence)
     assert f"LDL cholesterol {values['ldl_mg_dl']:g} mg/dL raises the 10-year risk by" in " ".join(shown_drivers)
     assert category == {"low": "Low risk", "intermediate": "Intermediate risk", "high": "High risk"}[
@@ -189,7 +189,7 @@ def test_page_abstains_like_the_api(base_url: str, api_keys: dict[str, str], tra
     key = api_keys["clinician"]
     optional = [f["name"] for f in httpx.get(f"{base_url}/v1/models/cad_risk", headers=auth(key)).json()["features"]
                 if not f["required"]]
-    values = _patient(base_url, key, **{name: None for name in optional})
+    values = _patient(base_url, key, **dict.fromkeys(optional))
     api = _api(base_url, key, values)
     assert api["abstained"] and api["risk"] is None and "too much is missing" in api["abstain_reason"]
     last = json.loads((trained_home.audit_dir / "predictions.jsonl").read_text().splitlines()[-1])

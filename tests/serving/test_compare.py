@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
 from features.sim.trial import read_trial, simulate_trial
+from kernel.effect_model import META_FILE, booster_file
 from kernel.settings import Settings
-from tests.serving.helpers import ready_client
+from serving.app import create_app
+from serving.registry import ModelStore, served_model_from_bundle
+from serving.routes.compare import refuse_unchangeable
 from tests.serving.conftest import CANARY, auth
-from training.treatment_effect import LearnerParams
+from tests.serving.helpers import assert_requests_match_artifacts, ready_client, toy_artifact
 from training.tracking import configure_mlflow, set_alias
-from training.treatment_pipeline import MODEL_NAME, fit_and_evaluate, register
+from training.treatment.effect import LearnerParams
+from training.treatment.pipeline import MODEL_NAME, fit_and_evaluate, register
 
 ROUTE = f"/v1/models/{MODEL_NAME}/compare-treatments"
 pytestmark = pytest.mark.slow  # trains and registers two real models (~50 s on 2 busy cores)
@@ -26,7 +32,7 @@ pytestmark = pytest.mark.slow  # trains and registers two real models (~50 s on 
 def trial_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("trial")
     dirs = {"train": root / "train", "calibration": root / "cal", "test": root / "test"}
-    for (role, folder), (n, seed) in zip(dirs.items(), ((3000, 21), (1500, 22), (600, 23))):
+    for folder, (n, seed) in zip(dirs.values(), ((3000, 21), (1500, 22), (600, 23)), strict=True):
         simulate_trial(folder, n, seed)
     return dirs
 
@@ -60,7 +66,7 @@ def test_compare_gives_both_arms_interval_drivers_and_guideline(both_served: Tes
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body["comparisons"]) == 40
-    for comparison, patient in zip(body["comparisons"], patients):
+    for comparison, patient in zip(body["comparisons"], patients, strict=True):
         reference, candidate = comparison["treatments"]
         assert (reference["treatment"], candidate["treatment"]) == ("clopidogrel", "ticagrelor")
         low, high = candidate["interval_95"]
@@ -77,7 +83,8 @@ def test_compare_gives_both_arms_interval_drivers_and_guideline(both_served: Tes
         assert sum(d["contribution"] for d in comparison["drivers"]) == pytest.approx(log_odds_ratio, abs=1e-3)
         assert comparison["drivers_total"] == pytest.approx(log_odds_ratio, abs=1e-3)
         guideline = comparison["guideline_recommendation"]
-        assert guideline["source"].startswith("CPIC") and comparison["model_recommendation"]["source"].startswith("model")
+        assert guideline["source"].startswith("CPIC")
+        assert comparison["model_recommendation"]["source"].startswith("model")
         code = patient["features"]["cyp2c19_phenotype_code"]
         expected = None if code is None else "ticagrelor" if code <= 1 else "clopidogrel"
         assert guideline["treatment"] == expected
@@ -132,3 +139,47 @@ def test_what_if_refuses_immutable_factors(both_served: TestClient, api_keys: di
                                 json={"patient": patient, "changes": change})
     assert response.status_code == 422
     assert "immutable" in response.text and next(iter(change)) in response.text
+
+
+def test_every_served_model_accepts_exactly_its_artifacts_features(both_served: TestClient,
+                                                                   api_keys: dict[str, str]) -> None:
+    assert assert_requests_match_artifacts(both_served, api_keys["application"]) == ["cad_risk", MODEL_NAME]
+
+
+def test_two_treatment_models_side_by_side_keep_their_own_state(both_served: TestClient, trained_home: Settings,
+                                                                 trial_dirs: dict[str, Path],
+                                                                 api_keys: dict[str, str]) -> None:
+    """Each served version holds its own ensemble and request models (built at load): two treatment models
+    answering in turn never evict or mix each other's, and each answers as when served alone."""
+    served = both_served.app.state.store.get(MODEL_NAME)
+    extras = served.bundle.extras
+    meta = {**json.loads(extras[META_FILE]), "interval_k": 2.5, "interval_c": 0.01}
+    other_extras = {**extras, META_FILE: json.dumps(meta).encode(), booster_file(0): extras[booster_file(1)],
+                    booster_file(1): extras[booster_file(0)]}
+    other = served_model_from_bundle("clopidogrel_other", "7", "champion", replace(served.bundle, extras=other_extras))
+    store = ModelStore(expected=[MODEL_NAME, "clopidogrel_other"])
+    store.put(served)
+    store.put(other)
+    body, headers = {"patients": _patients(trial_dirs, 3)}, auth(api_keys["application"])
+    alone = both_served.post(ROUTE, json=body, headers=headers).json()
+    with TestClient(create_app(trained_home, store=store)) as pair:
+        answers = [pair.post(f"/v1/models/{name}/compare-treatments", json=body, headers=headers).json()
+                   for name in (MODEL_NAME, "clopidogrel_other") * 2]
+    first, second = ([{k: v for k, v in a.items() if k != "request_id"} for a in answers[i::2]] for i in (0, 1))
+    assert first[0] == first[1] == {k: v for k, v in alone.items() if k != "request_id"}
+    assert second[0] == second[1] and second[0]["comparisons"] != first[0]["comparisons"]
+    assert "SD x 2.50" in second[0]["interval_method"] and "SD x 2.50" not in first[0]["interval_method"]
+    assert store.get(MODEL_NAME).state is served.state and served.state.effects is not other.state.effects
+
+
+def test_what_if_rescores_what_the_artifact_marks_modifiable() -> None:
+    """The modifiable factors are the artifact's (``ArtifactFeature.modifiable``, from the feature registry)."""
+    features = toy_artifact([{"name": "waist_cm", "display_name": "Waist", "modifiable": True},
+                             {"name": "bmi_kg_m2", "display_name": "BMI"},
+                             {"name": "age_years", "display_name": "Age", "source": "demographic"}]).features
+    refuse_unchangeable({"waist_cm": 80.0}, features)  # not in any hand list: the artifact says so
+    with pytest.raises(RequestValidationError) as refused:
+        refuse_unchangeable({"bmi_kg_m2": 25.0, "age_years": 40.0, "shoe_size": 44.0}, features)
+    messages = {e["loc"][-1]: e["msg"] for e in refused.value.errors()}
+    assert messages["bmi_kg_m2"] == "bmi_kg_m2 is not a modifiable factor this call re-scores (Waist)"
+    assert "is immutable" in messages["age_years"] and "is not a feature" in messages["shoe_size"]

@@ -28,8 +28,8 @@ from tests.conftest import REPO, require_tool
 from tests.serving.conftest import auth
 from tests.serving.helpers import serve_in_thread, wait_for
 from training.tracking import configure_mlflow, set_alias
-from training.treatment_effect import LearnerParams
-from training.treatment_pipeline import MODEL_NAME, fit_and_evaluate, register
+from training.treatment.effect import LearnerParams
+from training.treatment.pipeline import MODEL_NAME, fit_and_evaluate, register
 
 pytestmark = pytest.mark.slow  # trains a small treatment model and drives Chromium (~30 s)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,7 +43,7 @@ COVARIATES = ["age_years", "female", "weight_kg", "diabetes", "egfr_ml_min", "pr
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Settings, Path]]:
     root = tmp_path_factory.mktemp("compare-page")
     sizes = (20000, 10000, 2000) if UPDATE_SCREENSHOT else (4000, 2000, 600)  # the docs' picture: the real model
-    for name, n, seed in zip(("train", "cal", "test"), sizes, (61, 62, 63)):
+    for name, n, seed in zip(("train", "cal", "test"), sizes, (61, 62, 63), strict=True):
         simulate_trial(root / name, n, seed)
     settings = Settings(home=root / ".pmed", served_models=[MODEL_NAME], reload_seconds=0, _env_file=None)
     params = LearnerParams() if UPDATE_SCREENSHOT else LearnerParams(n_bootstrap=8, rounds=150)
@@ -113,7 +113,7 @@ def test_page_shows_the_apis_comparison_in_real_chromium(served: tuple, tmp_path
     assert "Metabolizer: avoid standard-dose clopidogrel" in guideline  # a PM/IM patient
     api_drivers = [d for d in expected["drivers"] if abs(d["contribution"]) >= 0.005][:5]
     assert len(drivers) == len(api_drivers) > 0
-    for sentence, driver in zip(drivers, api_drivers):
+    for sentence, driver in zip(drivers, api_drivers, strict=True):
         assert sentence.endswith(f"(log-odds ratio {driver['contribution']:+.2f})")
         favours = "ticagrelor" if driver["contribution"] < 0 else "clopidogrel"
         assert f"favours {favours}" in sentence

@@ -1,6 +1,6 @@
 """Clinical explanations: both scales add up, concepts fold features back exactly, flags and abstention.
 
-A small booster is fitted here on a seeded cohort (no MLflow), and its feature spec is written by the same
+A small booster is fitted here on a seeded cohort (no MLflow), and its artifact is written by the same
 training code that writes a registered bundle's, so these tests see what serving sees.
 """
 
@@ -12,14 +12,18 @@ import xgboost as xgb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kernel.artifact import ArtifactFeature
+from kernel.artifacts import parse_artifact
 from kernel.bundle import Bundle
 from kernel.calibration import IsotonicCalibrator, SigmoidCalibrator, fit_calibrator
-from serving import risk_points
-from serving.clinical import patient_prediction, risk_category
-from serving.concepts import group_concepts, value_text
 from serving.explain import explain
+from serving.feature_text import value_text
 from serving.flags import abstain_reason, assess
 from serving.registry import ServedModel, served_model_from_bundle
+from serving.risk import points as risk_points
+from serving.risk.answer import patient_prediction, risk_category
+from serving.risk.concepts import group_concepts
+from tests.serving.helpers import toy_artifact, toy_feature
 from training.data import describe_features
 from training.importance import mean_abs_shap
 from training.spec import DeclaredFeature, ModelSpec
@@ -55,13 +59,13 @@ def model() -> ServedModel:
                     "decision_thresholds": [0.05, 0.2], "max_missing_importance": 0.3,
                     "features": describe_features(spec, X[train], importance)}
     bundle = Bundle(booster=booster, calibrator=fit_calibrator("sigmoid", margin, y[valid]),
-                    feature_spec=feature_spec, digests={}, cards={})
+                    spec=parse_artifact(feature_spec), digests={}, cards={})
     return served_model_from_bundle("toy_cad", "1", "champion", bundle)
 
 
 def _predict(model: ServedModel, row: list[float]):  # noqa: ANN202
     X = np.array([row], dtype=float)
-    return patient_prediction(model, "p", X[0], explain(model.bundle, X), 0)
+    return patient_prediction(model, "p", X[0], explain(model.bundle, X, model.explainer), 0)
 
 
 TYPICAL = [62, 1, 150, 140, 0, 1, 20, 29]
@@ -161,7 +165,7 @@ def test_concepts_fold_features_back_with_values_units_and_sources(model: Served
         "Blood pressure (Systolic blood pressure 140 mmHg; On blood-pressure medication: no) ")
     points = [abs(c.risk_points) for c in prediction.concepts]
     assert points == sorted(points, reverse=True)
-    assert prediction.risk_category == risk_category(prediction.risk, model.bundle.feature_spec)
+    assert prediction.risk_category == risk_category(prediction.risk, model.spec)
 
 
 def test_declared_features_of_a_users_table_are_their_own_concept_unless_they_name_one() -> None:
@@ -174,7 +178,8 @@ def test_declared_features_of_a_users_table_are_their_own_concept_unless_they_na
                                          kind="continuous", min=0.2, max=8),
                          DeclaredFeature(name="vape_days_month", display_name="Vaping", unit="days/month",
                                          source="lifestyle", kind="count", min=0, max=31, concept="Smoking")])
-    features = describe_features(spec, np.array([[60, 80, 1.0, 4, 1], [70, 50, 1.4, 0, 0]], dtype=float))
+    features = [ArtifactFeature.model_validate(f)
+                for f in describe_features(spec, np.array([[60, 80, 1.0, 4, 1], [70, 50, 1.4, 0, 0]], dtype=float))]
     concepts = group_concepts(features, np.array([65, 75, 1.1, 10, 1.0]), np.array([0.2, -0.1, 0.05, 0.3, 0.4]),
                               np.array([2.0, -1.0, 0.5, 3.0, 4.0]), 5)
     by_name = {c.concept: c for c in concepts}
@@ -187,26 +192,26 @@ def test_declared_features_of_a_users_table_are_their_own_concept_unless_they_na
 
 
 def test_risk_category_follows_the_decision_thresholds() -> None:
-    spec = {"decision_thresholds": [0.05, 0.2]}
+    spec = toy_artifact([], decision_thresholds=[0.05, 0.2])
     assert [risk_category(r, spec) for r in (0.01, 0.05, 0.19, 0.2, 0.9)] == \
         ["low", "intermediate", "intermediate", "high", "high"]
-    assert risk_category(0.5, {}) is None  # a bundle written before thresholds were recorded
+    assert risk_category(0.5, toy_artifact([])) is None  # a bundle written before thresholds were recorded
 
 
 def test_value_text_reads_like_a_clinician_writes() -> None:
-    assert value_text({"unit": "mg/dL", "kind": "continuous"}, 190.0) == "190 mg/dL"
-    assert value_text({"unit": "%", "kind": "continuous"}, 7.25) == "7.25 %"
-    assert value_text({"unit": "1 = male, 0 = female", "kind": "binary"}, 0.0) == "female"
-    assert value_text({"unit": "alleles (0-2)", "kind": "count"}, 1.0) == "1 alleles"
-    assert value_text({"unit": "score 0-10 (10 = best)", "kind": "continuous"}, 6.5) == "6.5 (score 0-10)"
-    assert value_text({"unit": "mg/dL", "kind": "continuous"}, float("nan")) == "not recorded"
+    assert value_text(toy_feature(unit="mg/dL", kind="continuous"), 190.0) == "190 mg/dL"
+    assert value_text(toy_feature(unit="%", kind="continuous"), 7.25) == "7.25 %"
+    assert value_text(toy_feature(unit="1 = male, 0 = female", kind="binary"), 0.0) == "female"
+    assert value_text(toy_feature(unit="alleles (0-2)", kind="count"), 1.0) == "1 alleles"
+    assert value_text(toy_feature(unit="score 0-10 (10 = best)", kind="continuous"), 6.5) == "6.5 (score 0-10)"
+    assert value_text(toy_feature(unit="mg/dL", kind="continuous"), float("nan")) == "not recorded"
 
 
 # --- flags and abstention ---------------------------------------------------------------------------------
 
 def test_flags_an_input_outside_the_training_range_without_repeating_it(model: ServedModel) -> None:
-    ldl = next(f for f in model.features if f["name"] == "ldl_mg_dl")
-    above = ldl["training_max"] + 50
+    ldl = model.spec.feature("ldl_mg_dl")
+    above = ldl.training_max + 50
     row = [*TYPICAL[:2], above, *TYPICAL[3:]]
     flags = _predict(model, row).flags
     flagged = [f for f in flags if f.feature == "ldl_mg_dl"]
@@ -216,9 +221,9 @@ def test_flags_an_input_outside_the_training_range_without_repeating_it(model: S
 
 
 def test_flags_an_unusual_value_inside_the_range(model: ServedModel) -> None:
-    sbp = next(f for f in model.features if f["name"] == "sbp_mm_hg")
-    q = sbp["training_quantiles"]
-    row = [*TYPICAL[:3], (sbp["training_max"] + q["p99"]) / 2, *TYPICAL[4:]]
+    sbp = model.spec.feature("sbp_mm_hg")
+    q = sbp.training_quantiles
+    row = [*TYPICAL[:3], (sbp.training_max + q["p99"]) / 2, *TYPICAL[4:]]
     kinds = {f.feature: f.kind for f in _predict(model, row).flags}
     assert kinds == {"sbp_mm_hg": "unusual_value"}
 
@@ -234,35 +239,35 @@ def test_flags_a_missing_input_and_still_answers_when_little_is_missing(model: S
 
 
 def test_abstains_when_missing_inputs_carry_too_much_of_the_evidence(model: ServedModel) -> None:
-    spec = model.bundle.feature_spec
-    weights = {f["name"]: f["mean_abs_shap"] for f in spec["features"]}
-    optional = [f["name"] for f in spec["features"] if not f["required"]]
+    spec = model.spec
+    weights = {f.name: f.mean_abs_shap for f in spec.features}
+    optional = [f.name for f in spec.features if not f.required]
     heaviest = sorted(optional, key=weights.get, reverse=True)
     missing, share = [], 0.0
-    while share <= spec["max_missing_importance"]:
+    while share <= spec.max_missing_importance:
         missing.append(heaviest[len(missing)])
         share = sum(weights[m] for m in missing) / sum(weights.values())
-    row = [float("nan") if n in missing else v for n, v in zip(NAMES, TYPICAL)]
+    row = [float("nan") if n in missing else v for n, v in zip(NAMES, TYPICAL, strict=True)]
     prediction = _predict(model, row)
     assert prediction.abstained and prediction.risk is None and prediction.risk_percent is None
     assert prediction.explanation is None and prediction.risk_points is None and prediction.concepts == []
     assert f"{share:.0%}" in prediction.abstain_reason and "30%" in prediction.abstain_reason
     assert prediction.flags[0].kind == "abstained" and prediction.flags[0].severity == "critical"
     assert {f.feature for f in prediction.flags if f.kind == "missing"} == set(missing)
-    one_less = [float("nan") if n in missing[:-1] else v for n, v in zip(NAMES, TYPICAL)]
+    one_less = [float("nan") if n in missing[:-1] else v for n, v in zip(NAMES, TYPICAL, strict=True)]
     assert not _predict(model, one_less).abstained  # just under the threshold: answers
 
 
 def test_abstains_when_a_required_input_is_missing() -> None:
-    spec = {"features": [{"name": "a", "display_name": "Age", "required": True, "unit": "years"},
-                         {"name": "b", "display_name": "LDL", "required": False, "unit": "mg/dL"}]}
+    spec = toy_artifact([{"name": "a", "display_name": "Age", "required": True, "unit": "years"},
+                         {"name": "b", "display_name": "LDL", "required": False, "unit": "mg/dL"}])
     assert "required input is missing (Age)" in abstain_reason(spec, np.array([np.nan, 1.0]))
     assert abstain_reason(spec, np.array([50.0, 1.0])) is None
 
 
 def test_older_bundles_without_training_statistics_still_work() -> None:
     features = [{"name": n, "display_name": n, "unit": "u", "kind": "continuous"} for n in "abcd"]
-    spec = {"features": features}  # no range, quantiles, importance or threshold
+    spec = toy_artifact(features)  # no training range, quantiles, importance or threshold
     assert assess(spec, np.array([1e6, -1e6, 1.0, 2.0])).flags == []
     assert assess(spec, np.array([np.nan, 1.0, 2.0, 3.0])).abstain_reason is None  # 25% <= default 40%
     reason = assess(spec, np.array([np.nan, np.nan, 2.0, 3.0])).abstain_reason  # equal weights: 50%

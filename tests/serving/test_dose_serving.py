@@ -21,16 +21,16 @@ from typer.testing import CliRunner
 from features.iwpc import load_raw_iwpc, prepare_iwpc
 from kernel.bundle import Bundle, read_bundle
 from kernel.calibration import SigmoidCalibrator
-from pmed.cli import app as cli
+from kernel.formulas.iwpc import PHARMACOGENETIC, iwpc_dose
 from kernel.model_registry import download_version, registry_client, version_for_alias
 from kernel.settings import Settings
+from pmed.cli import app as cli
 from serving.auth import issue_key
-from serving.dose import cyp2c9_genotype, iwpc_inputs, vkorc1_1639_genotype
 from serving.registry import VerificationError, served_model_from_bundle
+from serving.regression.dose import cyp2c9_genotype, iwpc_inputs, vkorc1_1639_genotype
 from tests.conftest import REPO, write_feature_table
 from tests.serving.conftest import auth
-from tests.serving.helpers import ready_client
-from kernel.formulas.iwpc import PHARMACOGENETIC, iwpc_dose
+from tests.serving.helpers import assert_requests_match_artifacts, ready_client
 from training.pipeline import train_from_spec
 
 SLICE_SITES = ["site_02", "site_06", "site_10", "site_12", "site_16", "site_17", "site_20", "site_22"]
@@ -201,7 +201,7 @@ def test_compare_treatments_sets_the_model_dose_beside_iwpc_clinical_and_fixed(
     assert compared.status_code == 200, compared.text
     body = compared.json()
     assert body["task"] == "dose_regression" and body["unit"] == "mg/week"
-    for answer, comparison in zip(predicted.json()["predictions"], body["comparisons"]):
+    for answer, comparison in zip(predicted.json()["predictions"], body["comparisons"], strict=True):
         assert comparison["model_dose"] == answer["model_dose"]  # predict and compare never disagree
         assert comparison["explanation"] == answer["explanation"]
     typed = body["comparisons"][0]
@@ -309,3 +309,7 @@ def test_the_clinician_page_shows_the_dose_beside_the_other_strategies(served: T
     assert impossible.status_code == 422 and 'id="dose-value"' not in impossible.text
     assert "at most one of race_asian, race_black, race_unknown may be 1" in impossible.text
     assert served.get("/clinician/cad_risk", headers=headers).status_code == 200
+
+
+def test_every_served_model_accepts_exactly_its_artifacts_features(served: TestClient, keys: dict[str, str]) -> None:
+    assert assert_requests_match_artifacts(served, keys["application"]) == ["cad_risk", DOSE]

@@ -10,8 +10,8 @@ import xgboost as xgb
 from fastapi.testclient import TestClient
 
 from kernel.settings import Settings
-from serving.clinical import _assessed
 from serving.flags import assess
+from serving.risk.answer import _assessed
 from tests.serving.conftest import CANARY, auth
 
 
@@ -45,7 +45,7 @@ def test_prediction_is_calibrated_and_explanation_adds_up(client: TestClient, ap
                   for p in body["patients"]], dtype=float)
     margins = booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
     calibrator = client.app.state.store.get("cad_risk").bundle.calibrator
-    for prediction, margin in zip(out["predictions"], margins):
+    for prediction, margin in zip(out["predictions"], margins, strict=True):
         explanation = prediction["explanation"]
         total = explanation["base_value"] + sum(c["contribution"] for c in explanation["contributions"])
         assert total == pytest.approx(margin, abs=1e-4)
@@ -61,7 +61,7 @@ def test_explain_false_gives_the_same_risk_and_flags_without_an_explanation(
     body, features = _example_body(client, api_keys["application"], n=3)
     body["patients"][1]["features"].update(age_years=78, ldl_mg_dl=None)  # older, one value missing
     optional = [f["name"] for f in features if not f["required"]]
-    body["patients"][2]["features"].update({name: None for name in optional})  # too much missing: abstains
+    body["patients"][2]["features"].update(dict.fromkeys(optional))  # too much missing: abstains
     url = "/v1/models/cad_risk/predict"
     full = client.post(url, json=body, headers=auth(api_keys["application"])).json()["predictions"]
     audit_file = trained_home.audit_dir / "predictions.jsonl"
@@ -71,7 +71,7 @@ def test_explain_false_gives_the_same_risk_and_flags_without_an_explanation(
     bare = response.json()["predictions"]
     assert [p["risk"] for p in bare[:2]] == pytest.approx([p["risk"] for p in full[:2]], abs=1e-6)
     assert bare[1]["risk"] > bare[0]["risk"]
-    for lean, explained in zip(bare, full):
+    for lean, explained in zip(bare, full, strict=True):
         assert lean["explanation"] is None and lean["risk_points"] is None and lean["concepts"] == []
         for same in ("risk_category", "missing_features", "flags", "abstained", "abstain_reason", "horizon_years"):
             assert lean[same] == explained[same], same
@@ -86,18 +86,17 @@ def test_flag_shortcut_agrees_with_the_full_assessment(client: TestClient) -> No
     model = client.app.state.store.get("cad_risk")
     features = model.features
     rng = np.random.default_rng(3)
-    edges = [[f["min"], f["max"], f.get("training_min"), f.get("training_max"),
-              *(f.get("training_quantiles") or {}).values()] for f in features]
+    edges = [[f.min, f.max, f.training_min, f.training_max, *f.training_quantiles.values()] for f in features]
     skipped = 0
     for _ in range(400):
         row = np.array([rng.choice([v for v in e if v is not None]) + rng.choice([-1e-6, 0.0, 0.0, 1e-6])
-                        if rng.random() < 0.05 else (f.get("training_quantiles") or {}).get("p50", f["example"])
-                        for f, e in zip(features, edges)], dtype=float)
+                        if rng.random() < 0.05 else f.training_quantiles.get("p50", f.example)
+                        for f, e in zip(features, edges, strict=True)], dtype=float)
         row[rng.random(len(row)) < 0.02] = np.nan
         missing, fast = _assessed(model, row)
-        full = assess(model.bundle.feature_spec, row)
+        full = assess(model.spec, row)
         assert (fast.flags, fast.abstain_reason) == (full.flags, full.abstain_reason)
-        assert missing == [f["name"] for f, v in zip(features, row) if np.isnan(v)]
+        assert missing == [f.name for f, v in zip(features, row, strict=True) if np.isnan(v)]
         skipped += not fast.flags
     assert skipped > 20  # rows the shortcut answers were among those compared
 
@@ -122,8 +121,8 @@ def test_credential_is_required(client: TestClient, api_keys: dict[str, str]) ->
     assert forbidden.status_code == 403
 
 
-@pytest.mark.parametrize("bad_value, rule", [(CANARY, "valid number"), (9999.0, "less than or equal"),
-                                             (True, "valid number")])
+@pytest.mark.parametrize(("bad_value", "rule"), [(CANARY, "valid number"), (9999.0, "less than or equal"),
+                                               (True, "valid number")])
 def test_invalid_value_is_named_without_echo(client: TestClient, api_keys: dict[str, str], bad_value: object,
                                              rule: str) -> None:
     body, _ = _example_body(client, api_keys["application"])

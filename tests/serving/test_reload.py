@@ -50,7 +50,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for version in ("1", "2"):
             bundles[version] = load_version(client, MODEL, version, "test", Path(tmp)).bundle
-    patients, X = example_rows(bundles["1"].feature_spec["features"], n=3)
+    patients, X = example_rows(bundles["1"].spec.features, n=3)
     expected = {v: b.risk(X) for v, b in bundles.items()}
     assert not np.allclose(expected["1"], expected["2"], atol=1e-4), "versions must be told apart by risk"
     keys = {role: issue_key(settings.keys_file, f"t-{role}", role)[1]

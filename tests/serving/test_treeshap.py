@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from kernel.bundle import Bundle
 from kernel.calibration import SigmoidCalibrator
 from serving.explain import explain, prepare_explainer
+from serving.registry import served_model_from_bundle
 from serving.treeshap import PathTables, UnsupportedBooster
+from tests.serving.helpers import toy_artifact
 
 TOLERANCE = 1e-5
 
@@ -140,24 +142,25 @@ def test_rejects_bad_rows_like_dmatrix_does() -> None:
 
 
 def bundle_of(booster: xgb.Booster) -> Bundle:
-    return Bundle(booster=booster, calibrator=SigmoidCalibrator(1.0, 0.0), feature_spec={"features": []},
-                  digests={}, cards={})
+    names = [f"x{j}" for j in range(booster.num_features())]
+    return Bundle(booster=booster, calibrator=SigmoidCalibrator(1.0, 0.0),
+                  spec=toy_artifact([{"name": n} for n in names]), digests={}, cards={})
 
 
-def test_explain_uses_tables_once_per_booster_and_adds_up() -> None:
+def test_explain_uses_the_served_versions_tables_and_adds_up() -> None:
     X, y = synthetic(600, 6, 0.2, seed=10)
     booster = train(X, y, 40, max_depth=4, monotone_constraints="(1,-1,0,0,0,0)")
     bundle = bundle_of(booster)
-    explained = explain(bundle, X)  # 600 rows: split across the batch pool
-    assert isinstance(prepare_explainer(booster), PathTables)
-    assert prepare_explainer(booster) is prepare_explainer(booster)
+    served = served_model_from_bundle("toy", "1", "champion", bundle)
+    assert isinstance(served.explainer.tables, PathTables)  # built once, at load, and held by the version
+    explained = explain(bundle, X, served.explainer)  # 600 rows: split across the batch pool
     expected = reference(booster, X)
     np.testing.assert_allclose(explained.contributions, expected[:, :-1], atol=TOLERANCE)
     np.testing.assert_allclose(explained.base_value, expected[:, -1], atol=TOLERANCE)
     margin = booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
     np.testing.assert_allclose(explained.margin, margin, atol=TOLERANCE)
     np.testing.assert_allclose(explained.risk, 1 / (1 + np.exp(-explained.margin)))
-    np.testing.assert_allclose(explain(bundle, X[:1]).contributions, explained.contributions[:1])
+    np.testing.assert_allclose(explain(bundle, X[:1]).contributions, explained.contributions[:1])  # built per call
 
 
 def test_explain_falls_back_to_pred_contribs_for_unsupported_boosters() -> None:

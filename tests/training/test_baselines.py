@@ -4,7 +4,7 @@ import pytest
 from kernel.formulas.pce import pooled_cohort_risk
 
 
-@pytest.mark.parametrize("male, black, expected", [(0, 0, 0.021), (0, 1, 0.030), (1, 0, 0.053), (1, 1, 0.061)])
+@pytest.mark.parametrize(("male", "black", "expected"), [(0, 0, 0.021), (0, 1, 0.030), (1, 0, 0.053), (1, 1, 0.061)])
 def test_pooled_cohort_equations_match_the_guideline_worked_example(male: int, black: int, expected: float) -> None:
     """Goff et al. 2013, worked example: age 55, TC 213, HDL 50, untreated SBP 120, non-smoker, no diabetes.
 
@@ -18,9 +18,9 @@ def test_pooled_cohort_equations_match_the_guideline_worked_example(male: int, b
 
 
 def test_risk_rises_with_each_risk_factor() -> None:
-    base = dict(age=np.array([60.0]), male=np.array([1]), black=np.array([0]), total_chol=np.array([200.0]),
-                hdl=np.array([50.0]), sbp=np.array([130.0]), bp_treated=np.array([0]), smoker=np.array([0]),
-                diabetes=np.array([0]))
+    base = {"age": np.array([60.0]), "male": np.array([1]), "black": np.array([0]), "total_chol": np.array([200.0]),
+                "hdl": np.array([50.0]), "sbp": np.array([130.0]), "bp_treated": np.array([0]), "smoker": np.array([0]),
+                "diabetes": np.array([0])}
     reference = pooled_cohort_risk(**base)[0]
     for change in ({"smoker": np.array([1])}, {"diabetes": np.array([1])}, {"sbp": np.array([160.0])},
                    {"total_chol": np.array([260.0])}, {"age": np.array([70.0])}):

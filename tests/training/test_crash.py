@@ -37,7 +37,7 @@ def _train(home: Path, features: Path, failpoint: str | None = None) -> subproce
     if failpoint:
         env["PMED_FAILPOINT"] = failpoint
     return subprocess.run([PMED, "train", str(_lean_spec(home.parent)), "--features", str(features)],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+                          env=env, capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
 
 
 @pytest.mark.slow

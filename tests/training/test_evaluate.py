@@ -43,7 +43,7 @@ def test_subgroups_report_small_groups_without_metrics_and_flag_the_gap() -> Non
     gaps = largest_gaps(rows)
     assert gaps["g"]["worst"] == "tiny" and gaps["g"]["gap"] > 0.1
     few = subgroup_metrics(y[:3905], risk[:3905], pd.DataFrame({"g": group[:3905]}), ["g"], seed=0)
-    assert [r for r in few if r["level"] == "tiny"][0].keys() == {"group", "level", "n", "events"}
+    assert next(r for r in few if r["level"] == "tiny").keys() == {"group", "level", "n", "events"}
 
 
 def test_a_baseline_with_gaps_is_compared_on_its_own_patients(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_a_baseline_with_gaps_is_compared_on_its_own_patients(tmp_path: Path) ->
     from tests.conftest import REPO, write_feature_table
     from training.data import load_training_data
     from training.fit import fit_model
-    from training.report import evaluate_model
+    from training.risk.report import evaluate_model
     from training.spec import load_spec
     from training.split import split_cohort
 

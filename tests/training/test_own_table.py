@@ -86,7 +86,7 @@ def test_own_table_trains_registers_and_serves_its_declared_features(settings: S
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "ef_pct"
 
 
-@pytest.mark.parametrize("change, message", [
+@pytest.mark.parametrize(("change", "message"), [
     (lambda f: f.drop(columns=["ef_pct"]), "column(s) ef_pct required by the spec are missing"),
     (lambda f: f.assign(ef_pct=f["ef_pct"].astype(object).where(f.index != 6, "high")),
      "column ef_pct: values must be numbers; 1 row(s) break it (first at row 8)"),

@@ -8,7 +8,7 @@ import yaml
 
 from kernel.model_registry import registry_client, version_for_alias
 from kernel.settings import Settings
-from tests.conftest import write_feature_table  # noqa: E402  (importlib mode: tests is a namespace)
+from tests.conftest import write_feature_table
 from training.pipeline import train_from_spec
 from training.promote import PromotionError, promote_version
 from training.tracking import configure_mlflow
@@ -74,7 +74,7 @@ def test_crash_before_registration_leaves_registry_untouched(settings: Settings,
         raise OSError("disk full")
 
     monkeypatch.setattr(mlflow.pyfunc, "log_model", explode)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         train_from_spec(_spec(tmp_path), feature_dir, settings)
     client = registry_client(settings)
     assert client.search_model_versions("name='cad_risk'") == []

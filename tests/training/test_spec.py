@@ -24,7 +24,7 @@ def _write(tmp_path: Path, **changes: object) -> Path:
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="learning_rat.*Extra inputs"):
+    with pytest.raises(SpecError, match=r"learning_rat.*Extra inputs"):
         load_spec(_write(tmp_path, xgboost={"learning_rat": 0.1}))
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from features.sim.trial import FEATURES, read_trial, read_truth, simulate_trial
-from training.treatment_effect import LearnerParams, TreatmentEffectModel, required_coverage
 from kernel.formulas.cpic import cpic_rule
-from training.treatment_eval import effect_metrics, policy_table
-from training.treatment_pipeline import matrix
+from training.treatment.effect import LearnerParams, TreatmentEffectModel, required_coverage
+from training.treatment.evaluate import effect_metrics, policy_table
+from training.treatment.pipeline import matrix
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_calibration_asks_for_the_margin_finite_data_needs(fitted: tuple[Treatme
     assert np.mean((pred.low <= tau) & (tau <= pred.high)) >= required_coverage(len(tau), 0.95, 0.95) > 0.95
     # one-sided 95% Clopper-Pearson: 9,537 of 10,000 covered has a lower bound just above 0.95
     assert required_coverage(10_000, 0.95, 0.95) == pytest.approx(0.9537)
-    assert required_coverage(100_000, 0.95, 0.95) < required_coverage(10_000, 0.95, 0.95) < required_coverage(500, 0.95, 0.95)
+    assert (required_coverage(100_000, 0.95, 0.95) < required_coverage(10_000, 0.95, 0.95)
+            < required_coverage(500, 0.95, 0.95))
     assert required_coverage(10_000, 0.95, 0.5) == pytest.approx(0.95, abs=2e-4)  # no confidence asked: no margin
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from features.sim.trial import read_truth, simulate_trial
 from features.trial import read_trial
+from kernel.formulas.cpic import cpic_rule
 from kernel.settings import Settings
 from serving.treatment import interval_method
-from training.treatment_effect import LearnerParams
-from kernel.formulas.cpic import cpic_rule
-from training.treatment_eval import effect_calibration, estimated_policy_values
-from training.treatment_pipeline import (
+from training.treatment.effect import LearnerParams
+from training.treatment.evaluate import effect_calibration, estimated_policy_values
+from training.treatment.pipeline import (
     CPIC_RULE,
     MODEL_RULE,
     fit_and_evaluate,
@@ -59,10 +59,10 @@ def test_real_trial_is_judged_on_held_out_patients_without_truth(trials: dict[st
     for name, choice in choices.items():  # each estimate's CI holds the true risk of those patients
         assert rules[name]["ci_low"] <= np.where(choice == 1, r1, r0).mean() <= rules[name]["ci_high"], name
     assert outcome.metrics["blp_slope"] > 0  # the effect ranking carries information on unseen patients
-    assert [g["name"] for g in gates_for(outcome)] == ["effect_ranking", "policy_vs_simple_rules"]
+    assert [g.name for g in gates_for(outcome)] == ["effect_ranking", "policy_vs_simple_rules"]
     registered = register(outcome, trials["real"], Settings(home=tmp_path / ".pmed", _env_file=None))
     assert registered.version == "1"
-    assert registered.promoted == all(g["passed"] for g in gates_for(outcome))
+    assert registered.promoted == all(g.passed for g in gates_for(outcome))
 
 
 def test_holdout_split_keeps_both_arms_and_is_disjoint(trials: dict[str, Path]) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from features.iwpc import IwpcUnavailable, load_raw_iwpc, prepare_iwpc
 from kernel.formulas.iwpc import CLINICAL, PHARMACOGENETIC, iwpc_dose
-from training.dose_baselines import baseline_doses, refit_iwpc_form
-from training.dose_evaluate import mae, pw20
+from training.regression.baselines import baseline_doses, refit_iwpc_form
+from training.regression.evaluate import mae, pw20
 
 # Worked by hand from the published coefficients (sqrt weekly dose, then squared):
 # A: 60-69 y (decade 6), 170 cm, 80 kg, White, VKORC1 A/G, CYP2C9 *1/*3, no interacting drug

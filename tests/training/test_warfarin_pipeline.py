@@ -81,7 +81,7 @@ def test_dose_model_trains_evaluates_registers_and_bundles(iwpc_table: Path, set
     run = client.get_run(outcome.run_id)
     assert run.data.params["target_transform"] == "sqrt" and "iwpc_pharmacogenetic.mae" in run.data.metrics
     bundle = read_bundle(download_version(client, "warfarin_dose", outcome.version, tmp_path / "dl"))
-    assert isinstance(bundle.calibrator, DoseIntervalCalibrator) and bundle.feature_spec["task"] == "dose_regression"
+    assert isinstance(bundle.calibrator, DoseIntervalCalibrator) and bundle.spec.task == "dose_regression"
     assert "IWPC pharmacogenetic" in bundle.cards["model_card.md"]
     X = table[bundle.feature_names].head(50).astype("float64").to_numpy()
     dose = bundle.risk(X)  # the bundle's one prediction path: margin -> calibrator (here: squared, mg/week)

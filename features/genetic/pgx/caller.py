@@ -62,7 +62,7 @@ def _units(called: dict[str, Call]) -> list[list[str]]:
     blocks: dict[object, list[str]] = {}
     units = []
     for rsid, c in called.items():
-        if c.bases[0] == c.bases[1]:
+        if c.bases is None or c.bases[0] == c.bases[1]:  # (None never: call_gene passes called positions)
             continue
         if c.phased:
             blocks.setdefault(c.phase_set, []).append(rsid)
@@ -77,9 +77,11 @@ def _orientations(n_units: int) -> list[tuple[bool, ...]]:
 
 
 def _reading(gene: Gene, called: dict[str, Call], units: list[list[str]], flips: tuple[bool, ...]) -> _Reading:
-    flip_of = {rsid: f for unit, f in zip(units, flips) for rsid in unit}
+    flip_of = {rsid: f for unit, f in zip(units, flips, strict=True) for rsid in unit}
     haps: tuple[dict[str, str], dict[str, str]] = ({}, {})
     for rsid, c in called.items():
+        if c.bases is None:  # never: call_gene passes only called positions
+            continue
         first, second = c.bases[::-1] if flip_of.get(rsid, False) else c.bases
         haps[0][rsid], haps[1][rsid] = first, second
     ref = {p.rsid: p.ref for p in gene.positions}
@@ -95,7 +97,7 @@ def _pair(gene: Gene, a: str, b: str) -> tuple[str, str]:
     return tuple(gene.diplotype(a, b).split("/", 1))  # type: ignore[return-value]
 
 
-def _judge(gene: Gene, readings: list[_Reading], defined: list[_Reading], candidates: frozenset,
+def _judge(gene: Gene, readings: list[_Reading], defined: list[_Reading], candidates: frozenset[tuple[str, str]],
            missing: list[str], assume_trans: bool) -> tuple[str, str]:
     names = _names(gene, candidates)
     if missing:
@@ -113,13 +115,13 @@ def _judge(gene: Gene, readings: list[_Reading], defined: list[_Reading], candid
     return "called", ""
 
 
-def _names(gene: Gene, candidates: frozenset) -> str:
+def _names(gene: Gene, candidates: frozenset[tuple[str, str]]) -> str:
     order = {name: i for i, name in enumerate(gene.alleles)}
     listed = ["/".join(d) for d in sorted(candidates, key=lambda d: [order.get(a, len(order)) for a in d])]
     return " or ".join(listed[:6]) + (f" (+{len(listed) - 6} more)" if len(listed) > 6 else "")
 
 
-def _result(gene: Gene, candidates: frozenset, quality: str, reason: str) -> GeneCall:
+def _result(gene: Gene, candidates: frozenset[tuple[str, str]], quality: str, reason: str) -> GeneCall:
     diplotype = "/".join(next(iter(candidates))) if len(candidates) == 1 and quality != "unmatched" else None
     if quality == "ambiguous" and reason.startswith("unphased compound"):
         diplotype = None
@@ -129,7 +131,7 @@ def _result(gene: Gene, candidates: frozenset, quality: str, reason: str) -> Gen
     phenotypes = {gene.phenotype(*d) for d in known}
     scores = {gene.activity_score(*d) for d in known}
     if quality == "ambiguous" and reason.startswith("unphased compound"):
-        phenotypes = scores = {None}  # the cis reading has an undefined haplotype of unknown function
+        phenotypes, scores = {None}, {None}  # the cis reading has an undefined haplotype of unknown function
     phenotype = phenotypes.pop() if len(phenotypes) == 1 else None
     score = scores.pop() if len(scores) == 1 else None
     return GeneCall(gene.name, diplotype, phenotype, score, quality, reason)

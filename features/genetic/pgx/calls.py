@@ -12,6 +12,8 @@ from features.genetic.pgx.tables import genes
 
 CALL_COLUMNS = ["sample", "gene", "diplotype", "phenotype", "activity_score", "call_quality", "reason", "source"]
 CALL_QUALITIES = ("called", "ambiguous", "incomplete", "unmatched")
+# a sample's calls at a gene: (rsid, bases, phased, phase set renumbered by first appearance) per position
+_Signature = tuple[tuple[str, tuple[str, str] | None, bool, int | None], ...]
 
 
 def call_vcf(path: Path, assume_trans: bool = False) -> pd.DataFrame:
@@ -22,7 +24,7 @@ def call_vcf(path: Path, assume_trans: bool = False) -> pd.DataFrame:
     rows = []
     for gene in table.values():
         problems = {p.rsid: genotypes.problems[p.rsid] for p in gene.positions if p.rsid in genotypes.problems}
-        cache: dict[tuple, GeneCall] = {}
+        cache: dict[_Signature, GeneCall] = {}
         for i, sample in enumerate(genotypes.samples):
             calls = {p.rsid: genotypes.calls[p.rsid][i] for p in gene.positions if p.rsid in genotypes.calls}
             key = _signature(calls)
@@ -32,7 +34,7 @@ def call_vcf(path: Path, assume_trans: bool = False) -> pd.DataFrame:
     return calls_frame(rows)
 
 
-def _signature(calls: dict[str, Call]) -> tuple:
+def _signature(calls: dict[str, Call]) -> _Signature:
     """Calls with phase sets renumbered by first appearance, so equal genotypes share one result."""
     order: dict[object, int] = {}
     return tuple((rsid, c.bases, c.phased, order.setdefault(c.phase_set, len(order)) if c.phased else None)

@@ -17,8 +17,8 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
-from features.genetic.pgx.tables import Position, TableError, genes
 from features.genetic.calls import Calls
+from features.genetic.pgx.tables import Position, TableError, genes
 from features.genetic.vcf import site_key
 
 
@@ -49,7 +49,7 @@ def allele_counts(calls: Calls) -> pd.DataFrame:
     sites = calls.sites
     biallelic = sites.loc[sites["alts"].map(len) == 1]
     first_row = {(c, int(p)): row for row, c, p in zip(biallelic.index[::-1], biallelic["chrom"][::-1],
-                                                         biallelic["pos"][::-1])}
+                                                         biallelic["pos"][::-1], strict=True)}
     columns = {}
     for feature, variants in count_features():
         total = np.zeros(len(calls.samples))

@@ -53,7 +53,7 @@ def read_phased(path: Path, positions: list[Position]) -> PhasedGenotypes:
             if position.rsid in calls or position.rsid in problems:
                 calls.pop(position.rsid, None)
                 problems[position.rsid] = "more than one VCF record at this position (merge split multiallelics)"
-            elif variant.REF != position.ref:
+            elif position.ref != variant.REF:
                 problems[position.rsid] = (f"VCF REF {variant.REF} differs from the GRCh38 table's {position.ref} "
                                            "(other build or unnormalised indel?)")
             else:
@@ -67,7 +67,7 @@ def _calls(variant: object) -> list[Call]:
     alleles = [variant.REF, *variant.ALT]  # type: ignore[attr-defined]
     phase_sets = _phase_sets(variant, len(variant.genotypes))  # type: ignore[attr-defined]
     out = []
-    for gt, ps in zip(variant.genotypes, phase_sets):  # type: ignore[attr-defined]
+    for gt, ps in zip(variant.genotypes, phase_sets, strict=True):  # type: ignore[attr-defined]
         if len(gt) != 3 or gt[0] < 0 or gt[1] < 0:  # haploid, half-call or no-call
             out.append(NO_CALL)
             continue

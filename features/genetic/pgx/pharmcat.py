@@ -51,7 +51,7 @@ def read_report(path: Path, quarantine: Quarantine, sample: str | None = None) -
     for number, line in enumerate(lines[start + 1:], start=start + 2):
         if not line.strip():
             continue
-        fields = dict(zip(header, line.split("\t")))
+        fields = dict(zip(header, line.split("\t"), strict=False))  # a short row: its missing fields read as ""
         who = fields.get("Sample ID", "").strip() or sample or sample_from_name(path)
         row = _report_row(path, number, who, fields, quarantine)
         if row is not None and (who, row["gene"]) in seen:
@@ -81,17 +81,18 @@ def _report_row(path: Path, line: int, sample: str, fields: dict[str, str], quar
             return None
         return {**base, "call_quality": "ambiguous",
                 "reason": f"PharmCAT lists variants without phase: {source}; diplotype not assumed"}
-    options = [_diplotype(gene, d) for d in source.split(" OR ")]
-    if None in options:
+    parsed = [_diplotype(gene, d) for d in source.split(" OR ")]
+    options = [d for d in parsed if d is not None]
+    if len(options) < len(parsed):
         reject("Source Diplotype", "allele not in pmed's CPIC tables for this gene")
         return None
     phenotypes = {gene.phenotype(*d) for d in options}
     scores = {gene.activity_score(*d) for d in options}
-    theirs, problem = _their_values(gene, fields)
+    theirs, problem = _their_values(fields)
     if problem:
         reject(*problem)
         return None
-    if len(options) == 1 and not _agrees(gene, phenotypes, scores, theirs):
+    if len(options) == 1 and not _agrees(phenotypes, scores, theirs):
         reject("Phenotype", "PharmCAT's phenotype or activity score differs from the CPIC table for the diplotype")
         return None
     missing = fields.get("Missing positions", "").strip().lower() not in ("no", "")
@@ -105,7 +106,7 @@ def _report_row(path: Path, line: int, sample: str, fields: dict[str, str], quar
             "call_quality": quality, "reason": "; ".join(r for r in reasons if r)}
 
 
-def _their_values(gene: Gene, fields: dict[str, str]) -> tuple[tuple[str | None, float | None], tuple | None]:
+def _their_values(fields: dict[str, str]) -> tuple[tuple[str | None, float | None], tuple[str, str] | None]:
     phenotype = fields.get("Phenotype", "").strip()
     score_text = fields.get("Activity Score", "").strip()
     score = None
@@ -117,7 +118,8 @@ def _their_values(gene: Gene, fields: dict[str, str]) -> tuple[tuple[str | None,
     return (None if phenotype in EMPTY or " / " in phenotype else phenotype, score), None
 
 
-def _agrees(gene: Gene, phenotypes: set, scores: set, theirs: tuple[str | None, float | None]) -> bool:
+def _agrees(phenotypes: set[str | None], scores: set[float | None], theirs: tuple[str | None, float | None]
+            ) -> bool:
     phenotype, score = theirs
     ours_p, ours_s = next(iter(phenotypes)), next(iter(scores))
     return ((phenotype is None or ours_p is None or phenotype == ours_p)
@@ -160,7 +162,7 @@ def _outside_row(path: Path, line: int, sample: str, fields: list[str], quaranti
     if len(fields) > 4:
         reject("line", f"{len(fields)} tab-separated fields; the format has at most 4")
         return None
-    gene_name, diplotype_text, phenotype, score_text = (fields + ["", "", ""])[:4]
+    gene_name, diplotype_text, phenotype, score_text = [*fields, "", "", ""][:4]
     gene = genes().get(gene_name)
     if gene is None:
         reject("gene", "gene not in pmed's CPIC tables")
@@ -172,9 +174,9 @@ def _outside_row(path: Path, line: int, sample: str, fields: list[str], quaranti
     if diplotype_text and diplotype is None:
         reject("diplotype", "allele not in pmed's CPIC tables for this gene, or not two alleles")
         return None
-    phenotype = PHENOTYPE_SYNONYMS.get(phenotype, phenotype) or None
+    term = PHENOTYPE_SYNONYMS.get(phenotype, phenotype) or None
     known = {p for lo, hi, p in gene.score_rules} | set(gene.function_rules.values()) | {"Indeterminate"}
-    if phenotype is not None and phenotype not in known:
+    if term is not None and term not in known:
         reject("phenotype", "not a CPIC phenotype term for this gene")
         return None
     try:
@@ -185,7 +187,7 @@ def _outside_row(path: Path, line: int, sample: str, fields: list[str], quaranti
     if score is not None and (not gene.uses_activity_score or gene.phenotype_for_score(score) is None):
         reject("activity score", "gene has no CPIC activity score, or score outside the CPIC ranges")
         return None
-    return _resolve(sample, gene, diplotype, phenotype, score)
+    return _resolve(sample, gene, diplotype, term, score)
 
 
 def _resolve(sample: str, gene: Gene, diplotype: tuple[str, str] | None, phenotype: str | None,
@@ -228,7 +230,7 @@ def write_outside_calls(calls: pd.DataFrame, out_dir: Path) -> list[Path]:
             phenotype = r.phenotype if isinstance(r.phenotype, str) else ""
             score = "" if pd.isna(r.activity_score) else f"{r.activity_score:.1f}"
             if diplotype or phenotype or score:
-                lines.append("\t".join([r.gene, diplotype, phenotype, score]).rstrip("\t"))
+                lines.append(f"{r.gene}\t{diplotype}\t{phenotype}\t{score}".rstrip("\t"))
         path = out_dir / f"{sample}.outside.tsv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         paths.append(path)

@@ -60,8 +60,8 @@ class Gene:
         return f"{a}/{b}"
 
     def activity_score(self, first: str, second: str) -> float | None:
-        values = (self.alleles[first].activity_value, self.alleles[second].activity_value)
-        return None if None in values or not self.uses_activity_score else float(sum(values))
+        a, b = self.alleles[first].activity_value, self.alleles[second].activity_value
+        return None if a is None or b is None or not self.uses_activity_score else float(a + b)
 
     def phenotype(self, first: str, second: str) -> str | None:
         """CPIC phenotype of a diplotype; None where CPIC defines none (VKORC1), Indeterminate if unlisted."""
@@ -71,8 +71,8 @@ class Gene:
                         "Indeterminate")
         if not self.function_rules:
             return None
-        pair = tuple(sorted((str(self.alleles[first].function), str(self.alleles[second].function))))
-        return self.function_rules.get(pair, "Indeterminate")
+        low, high = sorted((str(self.alleles[first].function), str(self.alleles[second].function)))
+        return self.function_rules.get((low, high), "Indeterminate")
 
     def phenotype_for_score(self, score: float) -> str | None:
         return next((p for lo, hi, p in self.score_rules if lo <= score <= hi), None)
@@ -111,7 +111,7 @@ def _alleles(gene: str, positions: tuple[Position, ...], defs: pd.DataFrame, fun
              ) -> dict[str, Allele]:
     by_rsid = {p.rsid: p for p in positions}
     alleles: dict[str, Allele] = {}
-    for i, f in enumerate(functions.itertuples(), start=2):
+    for f in functions.itertuples():
         bases = {p.rsid: p.ref for p in positions}
         for d in defs[defs["allele"] == f.allele].itertuples():
             p = by_rsid.get(d.rsid)
