@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast install system-deps serve clean
+.PHONY: help run test test-fast lint install system-deps serve clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,12 @@ serve: $(STAMP) ## serve the current champions without retraining
 system-deps: ## install the Debian tools the tests run for real (plink2, chromium)
 	@scripts/system-deps.sh
 
-test: $(STAMP) system-deps ## run the whole test suite (unit, property, integration, end-to-end)
+lint: $(STAMP) ## static checks: ruff, mypy --strict over the packages, the import-layer contracts
+	$(BIN)/ruff check
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: $(STAMP) lint system-deps ## lint, then the whole test suite (unit, property, integration, end-to-end)
 	PMED_REQUIRE_SYSTEM_TOOLS=1 $(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## skip the slow end-to-end tests
