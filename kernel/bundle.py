@@ -22,7 +22,7 @@ import numpy as np
 import xgboost as xgb
 
 from kernel.artifact import Artifact, ArtifactError
-from kernel.artifacts import parse_artifact
+from kernel.artifacts import load_kinds, parse_artifact
 from kernel.calibration import Calibrator, calibrator_from_dict
 
 BOOSTER_FILE = "booster.ubj"
@@ -104,6 +104,7 @@ def read_bundle(folder: Path, nthread: int = 1) -> Bundle:
     digests = _verified_digests(folder)
     booster = xgb.Booster(params={"nthread": nthread})
     booster.load_model(str(_inside(folder, BOOSTER_FILE)))
+    load_kinds()  # a kind of model may bring its own calibrator (registered by its artifact module)
     calibrator = calibrator_from_dict(_read_json(_inside(folder, CALIBRATOR_FILE)))
     spec = _typed(_read_json(_inside(folder, FEATURE_SPEC_FILE)))
     names = spec.feature_names

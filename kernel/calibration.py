@@ -15,6 +15,7 @@ stored as JSON parameters (never pickled) and rebuilt on both sides from ``to_di
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any, Literal, Protocol
 
@@ -110,20 +111,41 @@ def fit_calibrator(method: CalibrationMethod, margin: np.ndarray, y: np.ndarray)
     return IsotonicCalibrator().fit(margin, y)
 
 
+CalibratorReader = Callable[[dict[str, Any]], Calibrator]
+_READERS: dict[str, CalibratorReader] = {}
+
+
+def register_calibrator(method: str, reader: CalibratorReader) -> None:
+    """Let ``calibrator_from_dict`` rebuild calibrators stored under ``method``.
+
+    A kind of model whose output needs its own mapping from the margin (a survival model's risk at the
+    horizon, say) registers it from its artifact module (``kernel/artifacts/<kind>.py``), so adding the kind
+    edits nothing here. ``reader`` raises KeyError, TypeError or ValueError on malformed parameters.
+    """
+    if method in _READERS:
+        raise ValueError(f"calibration method {method!r} is registered twice")
+    _READERS[method] = reader
+
+
 def calibrator_from_dict(payload: dict[str, Any]) -> Calibrator:
-    """Rebuild a calibrator from its stored parameters, rejecting anything malformed."""
-    method = payload.get("method")
+    """Rebuild a calibrator from its stored parameters, rejecting anything malformed or unregistered."""
+    reader = _READERS.get(str(payload.get("method")))
+    if reader is None:
+        raise ValueError(f"unknown calibration method {payload.get('method')!r}")
     try:
-        if method == "sigmoid":
-            return SigmoidCalibrator(a=float(payload["a"]), b=float(payload["b"]))
-        if method == "isotonic":
-            x, y = list(map(float, payload["knots_x"])), list(map(float, payload["knots_y"]))
-            if len(x) != len(y) or not x or any(b < a for a, b in pairwise(x)):
-                raise ValueError("isotonic knots must be non-empty, paired and sorted")
-            return IsotonicCalibrator(x, y)
-        if method == "dose_interval":
-            return DoseIntervalCalibrator(str(payload["transform"]), float(payload["coverage"]),
-                                          float(payload["log_halfwidth"]))
+        return reader(payload)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"calibrator parameters are malformed: {exc}") from exc
-    raise ValueError(f"unknown calibration method {method!r}")
+
+
+def _isotonic(payload: dict[str, Any]) -> Calibrator:
+    x, y = list(map(float, payload["knots_x"])), list(map(float, payload["knots_y"]))
+    if len(x) != len(y) or not x or any(b < a for a, b in pairwise(x)):
+        raise ValueError("isotonic knots must be non-empty, paired and sorted")
+    return IsotonicCalibrator(x, y)
+
+
+register_calibrator("sigmoid", lambda p: SigmoidCalibrator(a=float(p["a"]), b=float(p["b"])))
+register_calibrator("isotonic", _isotonic)
+register_calibrator("dose_interval", lambda p: DoseIntervalCalibrator(str(p["transform"]), float(p["coverage"]),
+                                                                      float(p["log_halfwidth"])))
