@@ -8,19 +8,19 @@ checked against (``features.trial.COVARIATES``) and the ranges a served request 
 from __future__ import annotations
 
 from features.cohorts.shared import WEIGHT_KG
-from features.registry import REGISTRY, Feature
+from features.registry import REGISTRY, Feature, Source
 
 _TRIAL = "recorded at randomisation in trial.csv"
 
 
-def _binary(name: str, display: str, unit: str = "1 = yes, 0 = no") -> Feature:
-    return Feature(name=name, display_name=display, unit=unit, source="trial", kind="binary", min=0, max=1,
+def _binary(name: str, display: str, unit: str = "1 = yes, 0 = no", source: Source = "trial") -> Feature:
+    return Feature(name=name, display_name=display, unit=unit, source=source, kind="binary", min=0, max=1,
                    concept=display, required=True, derivation=_TRIAL)
 
 
 COVARIATE_FEATURES: tuple[Feature, ...] = (
     REGISTRY["age_years"],
-    _binary("female", "Female sex", "1 = female, 0 = male"),
+    _binary("female", "Female sex", "1 = female, 0 = male", source="demographic"),
     WEIGHT_KG,
     _binary("diabetes", "Diabetes"),
     Feature(name="egfr_ml_min", display_name="eGFR", unit="mL/min/1.73m2", source="trial", kind="continuous",
@@ -32,7 +32,7 @@ COVARIATE_FEATURES: tuple[Feature, ...] = (
 PHENOTYPE = Feature(
     name="cyp2c19_phenotype_code", display_name="CYP2C19 phenotype",
     unit="0 = poor metabolizer, 1 = intermediate metabolizer, 2 = normal metabolizer, 3 = rapid metabolizer, "
-         "4 = ultrarapid metabolizer (CPIC)", source="trial", kind="count", min=0, max=4,
+         "4 = ultrarapid metabolizer (CPIC)", source="genetic", kind="count", min=0, max=4,
     concept="CYP2C19 phenotype", derivation="pmed's PGx caller on the trial's genotypes.vcf; empty when not callable")
 TREATED = _binary("treated", "Ticagrelor (vs clopidogrel)", "1 = ticagrelor, 0 = clopidogrel")
 
