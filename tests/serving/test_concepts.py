@@ -84,7 +84,8 @@ def test_risk_points_add_up_to_risk_minus_baseline_with_a_sigmoid_calibrator(phi
     out = risk_points.allocate(calibrator, np.array([base]), contributions, risk)
     assert out.points.sum() == pytest.approx(100 * (risk[0] - out.baseline_risk[0]), abs=1e-9)
     assert out.baseline_risk[0] == pytest.approx(calibrator.predict(np.array([base]))[0], abs=0)
-    assert np.all(np.sign(out.points[0]) * np.sign(phi) >= 0)  # a monotone calibrator never flips a sign
+    # a monotone calibrator never flips a sign; points below 1e-9 (float rounding of a ~0 risk change) have none
+    assert np.all((np.sign(out.points[0]) * np.sign(phi) >= 0) | (np.abs(out.points[0]) < 1e-9))
 
 
 @given(phi=phis, base=st.floats(-4, 4),
