@@ -122,11 +122,11 @@ def test_a_new_task_brings_its_own_spec_keys(monkeypatch: pytest.MonkeyPatch) ->
 
     class SurvivalTask:
         name, target_kind, baselines = "survival_demo", "outcome", ("kaplan_meier",)
-        spec_parts: ClassVar[dict[str, type[BaseModel]]] = {"survival": SurvivalPart}
+        spec_parts: ClassVar[dict[str, type[BaseModel]]] = {"survival_demo": SurvivalPart}
         checked: ClassVar[list[str]] = []
 
         def check_spec(self, spec: ModelSpec) -> None:
-            self.checked.append(spec.part("survival").time_column)
+            self.checked.append(spec.part("survival_demo").time_column)
 
         def gates(self, *_: object) -> list[GateResult]:
             return []
@@ -135,11 +135,39 @@ def test_a_new_task_brings_its_own_spec_keys(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(training.discovery, "discovered", lambda: known)  # as if found in training/survival_demo/
     raw = {"name": "cad_survival", "description": "d", "intended_use": "u", "task": "survival_demo",
            "target": "cad_10y", "features": ["age_years"], "baselines": ["kaplan_meier"],
-           "survival": {"time_column": "years_to_event"}}
+           "survival_demo": {"time_column": "years_to_event"}}
     spec = ModelSpec.model_validate(raw)
-    assert spec.part("survival") == SurvivalPart(time_column="years_to_event")
+    assert spec.part("survival_demo") == SurvivalPart(time_column="years_to_event")
     assert SurvivalTask.checked == ["years_to_event"]
-    with pytest.raises(ValueError, match="survival"):
-        ModelSpec.model_validate({**raw, "survival": {"time_colum": "x"}})
+    with pytest.raises(ValueError, match="survival_demo"):
+        ModelSpec.model_validate({**raw, "survival_demo": {"time_colum": "x"}})
     with pytest.raises(ValueError, match="Extra inputs"):
         ModelSpec.model_validate({**raw, "survivl": {}})
+
+
+def test_a_spec_key_two_tasks_claim_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two task subpackages defining the same spec key would make a spec mean two things: refused, naming both."""
+    from pydantic import BaseModel
+
+    import training.discovery
+
+    class Part(BaseModel):
+        horizon_days: int
+
+    class Claimer:
+        baselines: tuple[str, ...] = ()
+        spec_parts: ClassVar[dict[str, type[BaseModel]]] = {"follow_up": Part}
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class OtherPart(BaseModel):
+        horizon_days: int
+
+    second = Claimer("second")
+    second.spec_parts = {"follow_up": OtherPart}
+    known = {**training.discovery.discovered(), "first": Claimer("first"), "second": second}
+    monkeypatch.setattr(training.discovery, "discovered", lambda: known)
+    with pytest.raises(ValueError, match="'follow_up' of task second is already task first's"):
+        ModelSpec.model_validate({"name": "x_model", "description": "d", "intended_use": "u", "task": "first",
+                                  "target": "t", "features": ["age_years"], "follow_up": {"horizon_days": 1}})

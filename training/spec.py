@@ -121,6 +121,18 @@ class TaskRules(Protocol):
         ...
 
 
+def _spec_parts(known: dict[str, TaskRules], shared: set[str]) -> dict[str, type[BaseModel]]:
+    """Every task's own spec keys with their models; a key two tasks claim (or a shared key) is refused."""
+    owned: dict[str, tuple[str, type[BaseModel]]] = {}
+    for task in known.values():
+        for key, model in getattr(task, "spec_parts", {}).items():
+            if key in shared or (key in owned and owned[key][1] is not model):
+                other = "ModelSpec" if key in shared else f"task {owned[key][0]}"
+                raise ValueError(f"spec key {key!r} of task {task.name} is already {other}'s")
+            owned[key] = (task.name, model)
+    return {key: model for key, (_, model) in owned.items()}
+
+
 class ModelSpec(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     description: str
@@ -166,8 +178,7 @@ class ModelSpec(Strict):
         if "task_parts" in raw:
             raise ValueError("task_parts is not a spec key")
         known: dict[str, TaskRules] = discovery.discovered()
-        owned = {key: model for task in known.values() for key, model in getattr(task, "spec_parts", {}).items()
-                 if key not in cls.model_fields}
+        owned = _spec_parts(known, set(cls.model_fields))
         claimed = {}
         for key in owned.keys() & raw.keys():
             try:
