@@ -32,6 +32,7 @@ _INVERSE_LINK: dict[str, Callable[[float], float]] = {
     "reg:logistic": lambda p: math.log(p / (1.0 - p)),
     "binary:logitraw": lambda p: math.log(p / (1.0 - p)),
     "reg:squarederror": lambda p: p,
+    "survival:cox": math.log,  # margins are log hazard ratios; predict() is exp(margin)
 }
 MAX_TABLE_BYTES = 512 * 2**20
 MAX_UNIQUE_PER_PATH = 12

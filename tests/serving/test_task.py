@@ -55,7 +55,7 @@ TASK = SurvivalTask()
 def test_every_artifact_kind_has_its_serving_task() -> None:
     load_kinds()
     assert set(served_tasks()) == set(Artifact.kinds) == {"risk_classification", "dose_regression",
-                                                          "treatment_response"}
+                                                          "treatment_response", "survival"}
     assert all(task_for(name).name == name for name in served_tasks())
 
 
