@@ -10,7 +10,7 @@ from kernel.bundle import Bundle
 from serving.explain import SCALE, explain
 from serving.risk.answer import RiskState, explained_predictions, risk_only_prediction
 from serving.risk.page import RISK_PAGE
-from serving.schemas import PredictionResponse
+from serving.schemas import PatientPrediction, PredictionResponse
 from serving.served import Call, PageSection, ServedModel, ServedTask, TaskRefusal
 from serving.shadow import score_shadow
 
@@ -40,8 +40,16 @@ class RiskTask(ServedTask):
 
 
 def risk_response(model: ServedModel, call: Call, with_explanation: bool) -> PredictionResponse:
-    """Every patient's risk answer (explained unless ``explain=false``), audited with the shadow's risk
-    beside it before it is returned."""
+    """Every patient's risk answer (explained unless ``explain=false``), audited before it is returned."""
+    return PredictionResponse(request_id=call.request_id, model=model.name, version=model.version,
+                              alias=model.alias, outcome=model.spec.target,
+                              predictions=audited_predictions(model, call, with_explanation))
+
+
+def audited_predictions(model: ServedModel, call: Call, with_explanation: bool) -> list[PatientPrediction]:
+    """Each patient's answer from the calibrated margin (explained unless ``explain=false``), with one audit
+    record per patient, the shadow's risk beside it, made durable before the answers are handed back; every
+    task whose output is a risk (risk, survival) answers through this."""
     X = call.rows(model.bundle.feature_names, model.request_model)
     if with_explanation:
         explained = explain(model.bundle, X, model.explainer)
@@ -54,5 +62,4 @@ def risk_response(model: ServedModel, call: Call, with_explanation: bool) -> Pre
     outcomes = ["abstained" if a.abstained else "predicted" for a in predictions]
     call.commit_predictions(model, [call.record(model, p.patient_id, outcome=outcomes[i], **shadow[i])
                                     for i, p in enumerate(call.patients)])
-    return PredictionResponse(request_id=call.request_id, model=model.name, version=model.version,
-                              alias=model.alias, outcome=model.spec.target, predictions=predictions)
+    return predictions

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from kernel.artifacts.survival import METHOD, SCALE, SurvivalArtifact
 from kernel.bundle import Bundle
-from serving.explain import explain
-from serving.risk.answer import explained_predictions, risk_only_prediction
 from serving.risk.concepts import horizon_text
-from serving.risk.task import RiskTask
+from serving.risk.task import RiskTask, audited_predictions
 from serving.schemas import PatientPrediction, PredictionResponse
 from serving.served import Call, PageSection, ServedModel, TaskRefusal
-from serving.shadow import score_shadow
 
 
 class SurvivalPatientPrediction(PatientPrediction):
@@ -62,22 +58,11 @@ class SurvivalTask(RiskTask):
 
 
 def survival_response(model: ServedModel, call: Call, with_explanation: bool) -> SurvivalPredictionResponse:
-    """Every patient's risk at the horizon (explained unless ``explain=false``), audited with the shadow's risk
-    beside it before it is returned."""
+    """Every patient's risk at the horizon (explained unless ``explain=false``), audited as a risk answer is
+    (``serving.risk.task.audited_predictions``) before it is returned."""
     spec = model.spec
     assert isinstance(spec, SurvivalArtifact)  # check
-    X = call.rows(model.bundle.feature_names, model.request_model)
-    if with_explanation:
-        explained = explain(model.bundle, X, model.explainer)
-        risk = explained.risk
-        answers = explained_predictions(model, call.patient_ids, X, explained)
-    else:
-        risk = model.bundle.risk(X)
-        answers = [risk_only_prediction(model, p, X[i], float(risk[i])) for i, p in enumerate(call.patient_ids)]
-    shadow = score_shadow(call.shadow, model, call.patients, np.asarray(risk), call.metrics)
-    call.commit_predictions(model, [call.record(model, p.patient_id, outcome="abstained" if a.abstained else
-                                                "predicted", **shadow[i])
-                                    for i, (p, a) in enumerate(zip(call.patients, answers, strict=True))])
+    answers = audited_predictions(model, call, with_explanation)
     return SurvivalPredictionResponse(
         request_id=call.request_id, model=model.name, version=model.version, alias=model.alias, outcome=spec.target,
         horizon_days=spec.horizon_days, explanation_scale=SCALE,
