@@ -8,16 +8,25 @@ to every model spec.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from kernel.values import code_text
 
 Source = Literal["demographic", "ehr", "lifestyle", "genetic", "trial", "other"]
-Kind = Literal["continuous", "count", "binary"]
+Kind = Literal["continuous", "count", "binary", "categorical"]
 
 
 class Feature(BaseModel):
-    """A patient-level variable as the model sees it (one value per patient at the index date)."""
+    """A patient-level variable as the model sees it (one value per patient at the index date).
+
+    A ``categorical`` feature takes one of its ``levels`` as written in the table (text such as ``adeno`` or
+    numeric codes such as 1-4); the model sees the level's position (0, 1, ...), so its range is 0 to the number
+    of levels less one and it needs no unit. A ``binary`` feature is 0/1 unless it declares two ``codes`` as
+    written in the table (``[standard, test]``, ``[1, 2]``): the first reads 0, the second 1. The value rules
+    themselves (range, whole number, code membership) are ``kernel.values``: training and serving share them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,14 +42,51 @@ class Feature(BaseModel):
     required: bool = False
     loinc: str | None = None
     modifiable: bool = False  # a factor a patient can change: what-if re-scores only these
+    levels: tuple[str, ...] | None = None  # categorical: the levels as written in the table
+    codes: tuple[str, str] | None = None  # binary: the two codes as written (first = 0); None = 0 and 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coded_defaults(cls, raw: Any) -> Any:
+        """A categorical's range is its level positions and a binary's is 0..1; neither needs a unit."""
+        if not isinstance(raw, dict) or raw.get("kind") not in ("categorical", "binary"):
+            return raw
+        filled = {"unit": "", "min": 0, "max": 1, **raw}
+        levels = raw.get("levels")
+        if raw["kind"] == "categorical" and isinstance(levels, (list, tuple)):
+            for bound, value in (("min", 0), ("max", len(levels) - 1)):
+                if bound in raw and raw[bound] != value:
+                    raise ValueError(f"feature {raw.get('name')}: a categorical feature takes levels, not {bound}")
+                filled[bound] = value
+        return filled
+
+    @field_validator("levels", "codes", mode="before")
+    @classmethod
+    def _as_written(cls, raw: Any) -> Any:
+        """Codes compare as text: ``1``, ``1.0`` and ``"1"`` are the same code (``kernel.values.code_text``)."""
+        if not isinstance(raw, (list, tuple)):
+            return raw
+        texts = [code_text(v) for v in raw]
+        if any(t is None for t in texts):
+            raise ValueError("a code may not be empty")
+        if len(set(texts)) != len(texts):
+            raise ValueError("codes are listed more than once")
+        return tuple(texts)
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> Feature:
+        if self.kind == "categorical" and (self.levels is None or len(self.levels) < 2):
+            raise ValueError(f"feature {self.name}: a categorical feature needs levels (two or more)")
         if self.min >= self.max:
             raise ValueError(f"feature {self.name}: min must be below max")
         if self.kind == "binary" and (self.min, self.max) != (0, 1):
             raise ValueError(f"feature {self.name}: a binary feature ranges over 0..1")
+        if self.levels is not None and self.kind != "categorical":
+            raise ValueError(f"feature {self.name}: levels apply to a categorical feature")
+        if self.codes is not None and self.kind != "binary":
+            raise ValueError(f"feature {self.name}: codes apply to a binary feature")
         return self
+
 
     def public(self) -> dict[str, object]:
         """The fields a client needs to build a request (no derivation internals)."""

@@ -3,16 +3,18 @@
 Outputs (``out_dir``):
 - ``features.parquet``: patient_key, index_date, then every registry feature in registry order (float64,
   NaN = missing). index_date stays because it is the reference date the features describe.
-- ``outcomes.parquet``: patient_key, one nullable label per outcome (NA = not at risk), and the cohort
-  columns used for subgroup reporting (sex, ancestry, site, age_band); on simulated data also the true
-  risks from truth.csv.
+- ``outcomes.parquet``: patient_key, one nullable binary label per outcome (NA = not at risk, or censored
+  before the horizon), its time to event (``cad_time_days``, ``cad_event``; ``t2d_...``: features/outcomes.py),
+  and the cohort columns used for subgroup reporting (sex, ancestry, site, age_band); on simulated data also
+  the true risks from truth.csv.
 - ``lab_trends.parquet``: patient_key, index_date, and per lab feature the mean, count and slope per year
   of its values in the look-back window (the last value is the feature itself). A registry feature named
   like one of these columns is taken into features.parquet, so a model can declare it.
 None of them holds a patient identifier or date of birth; the id -> key link lives in ``link_path``.
 
 The EHR comes from the CSV extracts in ``raw_dir`` or, with ``fhir``, from FHIR R4 files (Bundles or
-NDJSON); lifestyle.csv, the genotypes and truth.csv come from ``raw_dir`` either way.
+NDJSON); lifestyle.csv, follow_up.csv (each patient's last contact: the end of follow-up), the genotypes and
+truth.csv come from ``raw_dir`` either way. Without follow_up.csv follow-up is taken as complete to each horizon.
 """
 
 from __future__ import annotations
@@ -25,18 +27,21 @@ import pandas as pd
 
 from features.ehr.build import read_ehr_csv, read_ehr_fhir
 from features.ehr.labs import LAB_NAMES
+from features.ehr.patients import NO_PATIENT
 from features.genetic.calls import Calls, first_biallelic, read_calls
 from features.genetic.pgx import allele_counts, wanted_pgx_sites
 from features.genetic.prs import ScoreResult, read_scoring_file, score_many, wanted_ids, wanted_sites
 from features.lifestyle import read_lifestyle
-from features.outcomes import OUTCOMES, label
+from features.outcomes import OUTCOMES, label, time_to_event
+from features.parsing import blank, parse_dates, read_raw_csv
 from features.pseudonyms import assign_keys
-from features.quarantine import Quarantine, SourceCounts
+from features.quarantine import Quarantine, SourceCheck, SourceCounts
 from features.registry import FEATURES
 
 PRS_FEATURES = {"cad_prs_sum": "pgs_cad.txt", "t2d_prs_sum": "pgs_t2d.txt"}
 AGE_BANDS = [0, 45, 55, 65, 75, 200]
 AGE_LABELS = ["<45", "45-54", "55-64", "65-74", "75+"]
+FOLLOW_UP_FILE = "follow_up.csv"
 
 
 @dataclass
@@ -74,13 +79,14 @@ def build_feature_table(raw_dir: Path, out_dir: Path, link_path: Path, quarantin
     keys = assign_keys(patients.index, link_path)
     features = _keyed(table.reindex(columns=[f.name for f in FEATURES]), patients, keys)
     trends = _keyed(ehr.labs.drop(columns=LAB_NAMES), patients, keys)
-    outcomes = _outcomes(raw_dir, patients, ehr.events, keys)
+    last_contact, follow_up_counts = read_follow_up(raw_dir / FOLLOW_UP_FILE, patients, quarantine)
+    outcomes = _outcomes(raw_dir, patients, ehr.events, keys, last_contact)
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / "features.parquet", out_dir / "outcomes.parquet", out_dir / "lab_trends.parquet"]
     for frame, path in zip((features, outcomes, trends), outputs, strict=True):
         frame.reset_index(drop=True).to_parquet(path, index=False)
     quarantine.write(quarantine_path)
-    sources = [*ehr.sources, lifestyle_counts, *vcf_counts]
+    sources = [*ehr.sources, lifestyle_counts, *follow_up_counts, *vcf_counts]
     return BuildReport(sources,
                        len(features), {r.pgs_id: r.counts() for r in prs_results}, quarantine_path, outputs)
 
@@ -129,10 +135,34 @@ def _vcf_counts(source_file: str, calls: Calls, quarantine: Quarantine) -> Sourc
     return counts.check()
 
 
-def _outcomes(raw_dir: Path, patients: pd.DataFrame, events: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+def read_follow_up(path: Path, patients: pd.DataFrame, quarantine: Quarantine
+                   ) -> tuple[pd.Series | None, list[SourceCounts]]:
+    """Each patient's last contact (NaT where not given or quarantined: follow-up unknown), or ``None`` without
+    the file. A row for an unknown patient, a repeated patient, a bad date or one before the index date is
+    quarantined (file, line, field, rule)."""
+    if not path.is_file():
+        return None, []
+    check = SourceCheck(path.name, read_raw_csv(path, ["patient_id", "last_contact_date"]), quarantine)
+    f = check.frame
+    check.reject(blank(f["patient_id"]) | ~f["patient_id"].isin(patients.index), "patient_id", NO_PATIENT)
+    check.reject(check.frame["patient_id"].duplicated(), "patient_id", "patient_id repeats an earlier row")
+    check.reject(parse_dates(check.frame["last_contact_date"]).isna(), "last_contact_date",
+                 "not a valid YYYY-MM-DD date")
+    date = parse_dates(check.frame["last_contact_date"])
+    check.reject((date < check.frame["patient_id"].map(patients["index_date"])).to_numpy(), "last_contact_date",
+                 "the last contact may not precede the index date")
+    rows = check.finish()
+    last = pd.Series(parse_dates(rows["last_contact_date"]).to_numpy(), index=rows["patient_id"].to_numpy())
+    return last.reindex(patients.index), [check.counts]
+
+
+def _outcomes(raw_dir: Path, patients: pd.DataFrame, events: pd.DataFrame, keys: pd.Series,
+              last_contact: pd.Series | None) -> pd.DataFrame:
     outcomes = pd.DataFrame({"patient_key": keys}, index=patients.index)
     for name, outcome in OUTCOMES.items():
-        outcomes[name] = label(outcome, events, patients)
+        outcomes[name] = label(outcome, events, patients, last_contact)
+    for outcome in OUTCOMES.values():
+        outcomes = outcomes.join(time_to_event(outcome, events, patients, last_contact))
     outcomes["sex"] = patients["sex"]
     outcomes["ancestry"] = patients["ancestry"]
     outcomes["site"] = patients["site"]

@@ -40,8 +40,12 @@ class ArtifactFeature(BaseModel):
     required: bool = False
     loinc: str | None = None
     modifiable: bool = Field(False, description="a factor a patient can change (what-if re-scores only these)")
-    levels: list[str] | None = None
-    example: float | None = None
+    levels: list[str] | None = Field(None, description="categorical: the levels as written in the table; the model "
+                                                       "sees a level's position (0, 1, ...)")
+    codes: list[str] | None = Field(None, description="binary: the two codes as written in the table (first = 0, "
+                                                      "second = 1); null: 0 and 1")
+    example: float | None = Field(None, description="a typical value as the model sees it (a coded feature's "
+                                                    "position; kernel.values.as_written gives the code)")
     training_min: float | None = None
     training_max: float | None = None
     training_missing_rate: float | None = None
@@ -64,6 +68,9 @@ class Artifact(BaseModel):
     calibration: str = "sigmoid"
     decision_thresholds: list[float] = []
     max_missing_importance: float = 0.4
+    # an input (almost) never missing in training, missing at prediction (``serving.flags``): abstain or warn;
+    # None = a bundle written before the setting existed, answered as it was when promoted (no such check)
+    missing_unseen: Literal["abstain", "warn"] | None = None
     features: list[ArtifactFeature]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

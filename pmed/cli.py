@@ -15,14 +15,15 @@ import typer
 from pmed.data_commands import build_features, data_iwpc, pgx_features, prs_features, simulate, simulate_trial_cmd
 from pmed.demo import demo
 from pmed.serve_commands import create_key, list_keys, revoke, serve
-from pmed.train_commands import check_specs, list_models, promote, train, train_treatment
+from pmed.train_commands import check_specs, init_spec, list_models, promote, train, train_treatment
 
 app = typer.Typer(help="pmed: genetic, lifestyle and EHR features -> XGBoost risk models in MLflow -> "
                        "explained predictions over HTTP.", no_args_is_help=True, add_completion=False)
 features_app = typer.Typer(help="Build patient-level feature tables from raw files.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (stored hashed in PMED_HOME).", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare public cohorts as training tables (offline).", no_args_is_help=True)
-spec_app = typer.Typer(help="Check model specs (models/*.yaml) without training.", no_args_is_help=True)
+spec_app = typer.Typer(help="Write a starting spec for your table, or check specs (models/*.yaml) without "
+                             "training.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
 app.add_typer(keys_app, name="keys")
 app.add_typer(data_app, name="data")
@@ -43,6 +44,7 @@ features_app.command("pgx")(pgx_features)
 features_app.command("prs")(prs_features)
 data_app.command("iwpc")(data_iwpc)
 spec_app.command("check")(check_specs)
+spec_app.command("init")(init_spec)
 keys_app.command("create")(create_key)
 keys_app.command("list")(list_keys)
 keys_app.command("revoke")(revoke)

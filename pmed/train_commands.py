@@ -1,15 +1,19 @@
-"""The model-lifecycle commands: `train`, `train-treatment`, `spec check`, `promote` and `models`. Each reads
-its options, calls the training package, and prints the gates, the registered version and the alias."""
+"""The model-lifecycle commands: `train` (and its `--dry-run`), `train-treatment`, `spec check`, `spec init`,
+`promote` and `models`. Each reads its options, calls the training package, and prints the gates, the registered
+version and the alias (or, for a dry run, the counts per split)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pmed.console import fail, load_settings, say
 from pmed.reports import headline, treatment_evaluation_lines
+
+if TYPE_CHECKING:
+    from training.task import RunInputs
 
 
 def train_treatment(
@@ -64,6 +68,10 @@ def train(
                            ] = None,
     test: Annotated[Path | None, typer.Option(help="Treatment models: a trial to evaluate on")] = None,
     holdout: Annotated[float, typer.Option(help="Treatment models: share of --trial held out without --test")] = 0.3,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check the spec, read and split the data as training would and print patients and events "
+                          "per split (with a warning when the test events are too few for the gates); fit, log and "
+                          "register nothing")] = False,
 ) -> None:
     """Fit, calibrate, evaluate, log to MLflow, register; move `champion` only if the gates pass."""
     from training.data import DataError
@@ -74,6 +82,9 @@ def train(
     settings = load_settings()
     inputs = RunInputs(spec, features_dir=features or settings.demo_features_dir, table=table, trial=trial,
                        calibration=calibration, test=test, holdout=holdout, quarantine_dir=settings.quarantine_dir)
+    if dry_run:
+        _dry_run(spec, inputs)
+        return
     try:
         outcome = train_from_spec(spec, inputs.features_dir, settings, progress=say, table=table, inputs=inputs)
     except (SpecError, DataError, ValueError, FileNotFoundError) as exc:
@@ -86,6 +97,53 @@ def train(
         say(f"alias champion -> {outcome.model_name} version {outcome.version}")
     else:
         fail(f"gates failed: champion not moved (version {outcome.version} kept for inspection)")
+
+
+def _dry_run(spec_path: Path, inputs: RunInputs) -> None:
+    """`train --dry-run`: print what training would see; errors exactly as training raises them."""
+    from training.dry_run import dry_run
+    from training.errors import DataError
+    from training.spec import SpecError, load_spec
+
+    try:
+        report = dry_run(load_spec(spec_path), inputs, progress=say)
+    except (SpecError, DataError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    for line in report.lines():
+        say(line)
+
+
+def init_spec(
+    table: Annotated[Path, typer.Option(help="Your CSV/Parquet table, one row per patient")],
+    target: Annotated[str | None, typer.Option(help="risk_classification: the 0/1 outcome column")] = None,
+    time: Annotated[str | None, typer.Option(help="survival: days to the event or to censoring")] = None,
+    event: Annotated[str | None, typer.Option(help="survival: 1 = event, 0 = censored")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the spec here [default: print it to stdout]")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists")] = False,
+) -> None:
+    """Write a starting spec for your table: kinds, levels, codes and ranges inferred, units and text left as TODO.
+
+    Give --target COL (task risk_classification) or --time COL --event COL (task survival). The spec goes to
+    stdout (notes to stderr) unless --out is given; an existing --out is kept unless --force. Then fill in every
+    TODO, `pmed spec check FILE` and `pmed train FILE --table TABLE --dry-run` (docs/own-cohort.md).
+    """
+    from training.errors import DataError
+    from training.spec_init import read_table, starting_spec
+
+    if out is not None and out.exists() and not force:
+        fail(f"{out} exists: choose another --out or add --force to overwrite it")
+    try:
+        spec = starting_spec(table, read_table(table), target=target, time=time, event=event)
+    except DataError as exc:
+        fail(str(exc))
+    if out is None:
+        typer.echo(spec.text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(spec.text, encoding="utf-8")
+        say(f"wrote {out} (spec {spec.name})")
+    for note in spec.notes:
+        typer.echo(f"[pmed] {note}", err=True)
 
 
 def check_specs(

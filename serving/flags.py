@@ -4,6 +4,15 @@ What the training data looked like is fixed in the bundle's artifact at training
 min/max, quantiles, mean |SHAP| importance); older bundles without some of it still load, and the checks
 that need the missing part are simply skipped (importance falls back to equal weights).
 
+An input that was (almost) never missing in training (``UNSEEN_MISSING_RATE``) and is missing now is a
+blank the model never learned: XGBoost sends it down a default branch chosen from a handful of patients or
+from none at all, which can move the risk by many points (a blank polygenic score once took a patient from 58%
+to 70%). Per the artifact's ``missing_unseen`` the answer then abstains (``abstain``, the spec's default), or
+answers with a ``missing_unseen`` warning that states how far the risk moves against the training median
+(``warn``; the risk answer computes that change, ``serving.risk.answer``). A bundle written before the setting
+(``missing_unseen`` null) is answered as it was when promoted. The ``max_missing_importance`` abstention is
+separate and unchanged.
+
 Messages never repeat the patient's value, only the training figures it was compared against.
 """
 
@@ -19,6 +28,8 @@ from kernel.artifact import Artifact, ArtifactFeature
 from serving.feature_text import value_text
 from serving.schemas import Flag
 
+UNSEEN_MISSING_RATE = 0.01  # missing in fewer than 1% of training patients: the model never learned the blank
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -26,24 +37,58 @@ class Assessment:
     abstain_reason: str | None
 
 
-def assess(spec: Artifact, row: np.ndarray, check: Iterable[int] | None = None) -> Assessment:
+def assess(spec: Artifact, row: np.ndarray, check: Iterable[int] | None = None,
+           effects: dict[int, float] | None = None) -> Assessment:
     """Flags for one patient's row (model order, NaN = missing) and, if the model should abstain, why.
 
     ``check``: the feature indexes (ascending) that could raise a flag, when the caller already knows the
     others lie inside every bound checked here (``serving.risk.answer`` does, for a whole batch at once).
+    ``effects``: for ``missing_unseen: warn``, feature index -> risk change in percentage points (risk with
+    the blank minus risk with the training median), stated in that feature's warning.
     """
     features = spec.features
     values = row.tolist()
+    warn = spec.missing_unseen == "warn"
     flags = [flag for j in (range(len(features)) if check is None else check)
-             if (flag := _value_flag(features[j], float(values[j]))) is not None]
+             if (flag := _value_flag(features[j], float(values[j]), warn, (effects or {}).get(j))) is not None]
     reason = abstain_reason(spec, row)
     if reason:
         flags.insert(0, Flag(kind="abstained", severity="critical", feature=None, message=reason))
     return Assessment(flags=flags, abstain_reason=reason)
 
 
-def _value_flag(feature: ArtifactFeature, value: float) -> Flag | None:
+def unseen_missing(spec: Artifact, row: np.ndarray) -> list[int]:
+    """Indexes of the row's missing features that were (almost) never missing in training, when the artifact
+    checks for them (``missing_unseen`` set; a feature without a recorded training missing rate is skipped)."""
+    if spec.missing_unseen is None:
+        return []
+    return [int(j) for j in np.flatnonzero(np.isnan(row)) if _never_missing(spec.features[j])]
+
+
+def _never_missing(feature: ArtifactFeature) -> bool:
+    rate = feature.training_missing_rate
+    return rate is not None and rate < UNSEEN_MISSING_RATE
+
+
+def _unseen_text(feature: ArtifactFeature) -> str:
+    rate = feature.training_missing_rate or 0.0
+    share = "none" if rate == 0 else f"{100 * rate:.1g}%"
+    return (f"{feature.display_name} was not provided, but it was missing for {share} of the training patients "
+            "(fewer than 1%): the model never learned what a blank means here")
+
+
+def _value_flag(feature: ArtifactFeature, value: float, warn: bool = False,
+                effect: float | None = None) -> Flag | None:
     name = feature.display_name
+    if math.isnan(value) and warn and _never_missing(feature):
+        size = ("" if effect is None else
+                f"; with the training median ({value_text(feature, feature.example)}) instead of the blank the "
+                f"risk would be {abs(effect):.1f} percentage points {'lower' if effect > 0 else 'higher'}"
+                if abs(effect) >= 0.05 else
+                f"; with the training median ({value_text(feature, feature.example)}) instead of the blank the "
+                "risk would be the same (within 0.1 percentage points)")
+        return Flag(kind="missing_unseen", severity="warning", feature=feature.name,
+                    message=f"{_unseen_text(feature)}{size}. Record it and ask again for an answer that rests on it")
     if math.isnan(value):
         return Flag(kind="missing", severity="info", feature=feature.name,
                     message=f"{name} was not provided: nothing was imputed, the model followed the branch it "
@@ -89,4 +134,9 @@ def abstain_reason(spec: Artifact, row: np.ndarray) -> str | None:
         return (f"too much is missing for a confident answer: the missing inputs ({names}) carry {share:.0%} of "
                 f"the model's usual evidence (mean |SHAP| importance), more than the {limit:.0%} this model "
                 "allows; record them and ask again")
+    unseen = unseen_missing(spec, row) if spec.missing_unseen == "abstain" else []
+    if unseen:
+        return ("; ".join(_unseen_text(features[j]) for j in unseen)
+                + ", so its absence would move the answer in a way no training patient supports; record it and ask "
+                  "again")
     return None

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from kernel.artifact import ArtifactFeature
+from kernel.values import as_written, coded_as
 from serving.registry import ModelStore, ServedModel
 
 Schema = dict[str, Any]
@@ -167,8 +168,9 @@ def _no_default(prop: Schema) -> Schema:
     return {k: v for k, v in prop.items() if k != "default"}
 
 
-def _typed(feature: ArtifactFeature, value: float) -> float | int:
-    return int(value) if feature.kind in WHOLE_KINDS else value
+def _typed(feature: ArtifactFeature, value: float) -> float | int | str:
+    """The artifact's number as a request writes it: an integer for a whole kind, a coded feature's code."""
+    return as_written(feature, value)
 
 
 def features_schema(request_model: type[BaseModel], features: list[ArtifactFeature], title: str) -> Schema:
@@ -184,8 +186,10 @@ def features_schema(request_model: type[BaseModel], features: list[ArtifactFeatu
 def _describe(prop: Schema, feature: ArtifactFeature) -> None:
     whole = feature.kind in WHOLE_KINDS
     missing = "" if feature.required else "; not recorded: omit it or send null"
+    codes = coded_as(feature)
+    what = f"one of {', '.join(codes)}, as written in the training table" if codes is not None else feature.unit
     prop["title"] = feature.display_name
-    prop["description"] = f"{feature.display_name} ({feature.unit}){missing}"
+    prop["description"] = f"{feature.display_name} ({what}){missing}"
     prop["x-unit"] = feature.unit
     prop["x-source"] = feature.source
     if feature.loinc:
@@ -215,7 +219,8 @@ def _operation(generic: Schema, model: ServedModel, action: str, body: Body) -> 
 
 
 def _answer_name(model: ServedModel, action: str) -> str | None:
-    answer = {"predict": model.task.predict_response, "compare-treatments": model.task.compare_response}.get(action)
+    answer = {"predict": model.task.predict_response, "compare-treatments": model.task.compare_response,
+              "what-if": getattr(model.task, "what_if_response", None)}.get(action)  # a survival model's own
     return answer.__name__ if answer is not None else None
 
 

@@ -19,8 +19,8 @@ def page_section(model: ServedModel) -> PageSection:
     section = model.task.page
     if section is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"the clinician page shows risk, treatment-response and dose models; {model.name} is a "
-                            f"{model.spec.task.replace('_', ' ')} model: use the JSON API")
+                            f"the clinician page shows risk, survival, treatment-response and dose models; "
+                            f"{model.name} is a {model.spec.task.replace('_', ' ')} model: use the JSON API")
     return section
 
 

@@ -1,5 +1,6 @@
 """The clinician page's patient form: fields built from the model's artifact, and posted values read
-back through the same request model the JSON API validates with (same names, units and ranges)."""
+back through the same request model the JSON API validates with (same names, units, ranges and codes). A
+categorical feature (and a binary with declared codes) is a select of its codes as written in the table."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from kernel.artifact import ArtifactFeature
+from kernel.values import coded_as
 from serving.feature_text import binary_labels
 from serving.validation import to_row
 
@@ -35,7 +37,9 @@ def form_groups(features: list[ArtifactFeature]) -> list[tuple[str, list[dict[st
 def _field(feature: ArtifactFeature) -> dict[str, Any]:
     """What the form template reads: the feature's fields, its options (coded or binary) or its unit."""
     labels = binary_labels(feature)
-    codes = [("1", labels[0]), ("0", labels[1])] if labels else coded_options(feature)
+    written = coded_as(feature)  # a categorical's levels or a binary's codes, as written in the table
+    codes = ([(c, c) for c in written] if written is not None else [("1", labels[0]), ("0", labels[1])] if labels
+             else coded_options(feature))
     options = [("", "select" if feature.required else "not recorded"), *codes] if codes else None
     return {**feature.model_dump(mode="json"), "options": options, "unit_label": None if options else feature.unit}
 
@@ -54,11 +58,12 @@ def read_form(features: list[ArtifactFeature], request_model: type[BaseModel], f
     """(the raw values to show again, the row of ``features`` or None, errors by field name), validated by
     ``request_model``, the same one the JSON API uses for these fields."""
     raw = {f.name: str(form.get(PREFIX + f.name, "")).strip() for f in features}
-    numbers: dict[str, float | None] = {}
+    written = {f.name for f in features if coded_as(f) is not None}  # taken as written: the level's text
+    numbers: dict[str, float | str | None] = {}
     errors: dict[str, str] = {}
     for name, text in raw.items():
-        if not text:
-            numbers[name] = None
+        if not text or name in written:
+            numbers[name] = text or None
             continue
         try:
             number = float(text)

@@ -29,8 +29,9 @@ Direction = Literal["raises risk", "lowers risk", "no effect"]
 class Contribution(BaseModel):
     feature: str
     display_name: str
-    value: float | None = Field(description="The patient's value (null = missing; the model's "
-                                            "learned default branch was used)")
+    value: float | str | None = Field(description="The patient's value (a coded feature's level or code as "
+                                                  "written; null = missing: the model's learned default branch "
+                                                  "was used)")
     unit: str
     source: str
     concept: str = Field("", description="The clinical concept this feature is grouped under")
@@ -70,7 +71,9 @@ class RiskPointsSummary(BaseModel):
 
 
 class Flag(BaseModel):
-    kind: Literal["outside_training_range", "unusual_value", "missing", "abstained"]
+    kind: Literal["outside_training_range", "unusual_value", "missing", "missing_unseen", "abstained"] = Field(
+        description="missing_unseen: an input (almost) never missing in training is missing here; the message gives "
+                    "the risk change against the training median (or the answer abstains)")
     severity: Literal["info", "warning", "critical"]
     feature: str | None = Field(description="The feature concerned (null for a flag about the whole prediction)")
     message: str = Field(description="What the flag means, without repeating the patient's value")
@@ -121,7 +124,11 @@ class FeatureInfo(BaseModel):
     required: bool
     concept: str
     loinc: str | None
-    example: float = Field(description="A valid, typical value (training median)")
+    levels: list[str] | None = Field(None, description="categorical: the levels a request takes, as written in the "
+                                                       "training table")
+    codes: list[str] | None = Field(None, description="binary with declared codes: the two codes a request takes")
+    example: float | str = Field(description="A valid, typical value (training median; a coded feature's most "
+                                             "common code, as a request writes it)")
     training_min: float | None
     training_max: float | None
 

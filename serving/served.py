@@ -27,7 +27,7 @@ from serving.auth import Caller
 from serving.call import ANSWER_WITHHELD, PREDICTION_WITHHELD, audit_record, check_batch, commit, validated_rows
 from serving.explain import Explainer
 from serving.metrics import ServingMetrics
-from serving.schemas import PatientIn
+from serving.schemas import PatientIn, WhatIfResponse
 
 
 class TaskRefusal(Exception):
@@ -59,6 +59,7 @@ class ServedTask(ABC):
     predict_response: ClassVar[type[BaseModel] | None] = None  # None: predict does not answer this kind
     compare_response: ClassVar[type[BaseModel] | None] = None  # None: no compare-treatments
     what_if: ClassVar[bool] = False  # re-scores changed modifiable factors (associational)
+    what_if_response: ClassVar[type[BaseModel]] = WhatIfResponse  # its what-if body (a survival model's adds more)
     page: ClassVar[PageSection | None] = None  # None: the JSON API only
 
     def check(self, bundle: Bundle) -> None:  # noqa: B027 (optional: most tasks accept any bundle of their kind)
@@ -79,6 +80,11 @@ class ServedTask(ABC):
     def compare(self, model: ServedModel, call: Call) -> BaseModel:  # noqa: ARG002
         """The compare-treatments answer, audited before it is returned; ``NotAnswered`` where none."""
         raise NotAnswered
+
+    def re_scored(self, model: ServedModel, answer: WhatIfResponse, rows: np.ndarray) -> BaseModel:  # noqa: ARG002
+        """What-if's answer from the route's (risk now and if changed, already audited) and ``rows`` (the
+        patient as sent, then changed); the route's own unless the task adds to it."""
+        return answer
 
     def form_fields(self, model: ServedModel) -> tuple[list[Any], type[BaseModel]]:
         """The features a caller sends (form or request) and the request model validating them."""

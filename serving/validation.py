@@ -1,44 +1,82 @@
-"""Request validation built from a model's artifact: the same names, units and ranges as training.
+"""Request validation built from a model's artifact: the same names, units, ranges and codes as training.
+
+Every value goes through ``kernel.values.encode``, the rule training's table reader applies to the same
+feature, so a value the table reader accepts is accepted here and one it refuses is refused here. A number
+feature takes a JSON number (strict: no text, no booleans); a categorical feature takes one of its levels as
+written in the table (text such as ``"adeno"``, or the numeric code) and a binary with declared codes one of
+them; the validated field holds the number the model sees (the level's position), so ``to_row`` is the same for
+every kind. The JSON schema says so: numbers with their ``minimum``/``maximum``, codes as an ``enum``.
 
 Errors name the field and the rule but never repeat the submitted value (it may be patient data).
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
+from pydantic_core import PydanticKnownError
 
 from kernel.artifact import ArtifactFeature
+from kernel.values import ValueRuleError, coded_as, encode, written_value
 
-
-def _whole_number(value: float | None) -> float | None:
-    if value is not None and not float(value).is_integer():
-        raise ValueError("must be a whole number")
-    return value
-
-
-def _finite(value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
+REQUIRED = "required"
 
 
 def features_model(model_name: str, features: list[ArtifactFeature]) -> type[BaseModel]:
-    """A pydantic model accepting exactly the model's features, each within its registry range."""
-    fields: dict[str, Any] = {}
-    for f in features:
-        checks = [AfterValidator(_finite)]
-        if f.kind in ("binary", "count"):
-            checks.append(AfterValidator(_whole_number))
-        if f.required:
-            fields[f.name] = (Annotated[float, Field(strict=True, ge=f.min, le=f.max), *checks], ...)
-        else:
-            fields[f.name] = (Annotated[float | None, Field(strict=True, ge=f.min, le=f.max), *checks], None)
+    """A pydantic model accepting exactly the model's features, each under its feature's value rules."""
+    fields: dict[str, Any] = {f.name: _field(f) for f in features}
     config = ConfigDict(extra="forbid", allow_inf_nan=False)
     return create_model(f"{model_name}_features", __config__=config, **fields)
+
+
+def _field(feature: ArtifactFeature) -> tuple[Any, Any]:
+    codes = coded_as(feature)
+    if codes is not None:
+        enum = WithJsonSchema({"enum": [written_value(c) for c in codes]})
+        if feature.required:  # null is taken, then refused by the rule, so the error says "required"
+            return Annotated[StrictStr | StrictInt | StrictFloat | None, AfterValidator(_encoder(feature, True)),
+                             enum], ...
+        return Annotated[Annotated[StrictStr | StrictInt | StrictFloat, enum] | None,
+                         AfterValidator(_encoder(feature, False))], None
+    number_schema: dict[str, Any] = {"type": "integer" if feature.kind in ("binary", "count") else "number",
+                                     "minimum": feature.min, "maximum": feature.max}
+    number = Annotated[float, Field(strict=True), WithJsonSchema(number_schema)]
+    if feature.required:
+        return Annotated[number, AfterValidator(_encoder(feature, required=True))], ...
+    return Annotated[number | None, AfterValidator(_encoder(feature, required=False))], None
+
+
+def _encoder(feature: ArtifactFeature, required: bool) -> Callable[[object], float | None]:
+    """The feature's rule as a validator: the model's number for the value, or the rule it breaks."""
+
+    def check(value: object) -> float | None:
+        try:
+            encoded = encode(feature, value)
+        except ValueRuleError as exc:  # a range is named as pydantic names it: clients already read these types
+            if exc.below is not None:
+                raise PydanticKnownError("greater_than_equal", {"ge": exc.below}) from None
+            if exc.above is not None:
+                raise PydanticKnownError("less_than_equal", {"le": exc.above}) from None
+            raise
+        if encoded is None and required:
+            raise ValueError(REQUIRED)
+        return encoded
+
+    return check
 
 
 def to_row(validated: BaseModel, names: list[str]) -> np.ndarray:

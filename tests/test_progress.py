@@ -27,7 +27,7 @@ def test_bar_draws_only_when_wanted(monkeypatch: pytest.MonkeyPatch, capsys: pyt
 
 
 def test_fit_reports_every_boosting_round(feature_dir: Path) -> None:
-    spec = load_spec(REPO / "models" / "cad_risk.yaml")
+    spec = load_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml")
     data = load_training_data(feature_dir, spec)
     split = split_cohort(data.keys, data.cohort, spec.split, spec.seed)
     rounds: list[int] = []

@@ -37,7 +37,8 @@ def _artifact_features(spec: ModelSpec) -> list[dict[str, object]]:
 
 
 def test_models_folder_holds_every_kind_of_model() -> None:
-    assert {load_spec(p).task for p in MODELS} == {"risk_classification", "dose_regression", "treatment_response"}
+    assert {load_spec(p).task for p in MODELS} == {"risk_classification", "dose_regression", "treatment_response",
+                                                  "survival"}
 
 
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
@@ -51,6 +52,9 @@ def test_spec_resolves_every_feature_and_its_artifact_carries_exactly_them(path:
     if spec.task == "treatment_response":
         raw["treatment"] = {"feature": "treated", "arms": ["clopidogrel", "ticagrelor"], "reference": "clopidogrel",
                             "effect": "ticagrelor minus clopidogrel", "learner": "S-learner (XGBoost)"}
+    if spec.task == "survival":
+        part = spec.part("survival")
+        raw.update(horizon_days=part.horizon_days, time_column=part.time_column, event_column=part.event_column)
     artifact = parse_artifact(raw)
     assert artifact.model == spec.name
     assert artifact.feature_names == list(spec.features)

@@ -11,7 +11,7 @@ from typing_extensions import override
 
 from kernel.calibration import Calibrator, fit_calibrator
 from kernel.progress import Advance
-from training.spec import ModelSpec
+from training.spec import ModelSpec, feature_definitions
 from training.split import Split
 
 
@@ -37,6 +37,23 @@ class FittedModel:
 
     def risk(self, X: np.ndarray) -> np.ndarray:
         return self.calibrator.predict(self.margin(X))
+
+
+def linear_design(spec: ModelSpec, X: np.ndarray) -> np.ndarray:
+    """X for a linear baseline (logistic regression, Cox PH): each categorical feature, which the trees see as its
+    level's position, becomes one 0/1 column per level but the first (the reference); a missing level stays
+    missing in each. A linear model on positions would read an unordered category as a dose and trail the
+    booster for that reason alone."""
+    columns = []
+    for j, feature in enumerate(feature_definitions(spec)):
+        values = X[:, j].astype(np.float64)
+        if feature.kind != "categorical" or feature.levels is None:
+            columns.append(values[:, None])
+            continue
+        dummies = np.stack([(values == k).astype(np.float64) for k in range(1, len(feature.levels))], axis=1)
+        dummies[np.isnan(values)] = np.nan
+        columns.append(dummies)
+    return np.hstack(columns) if columns else X
 
 
 def booster_params(spec: ModelSpec) -> dict[str, object]:

@@ -25,7 +25,7 @@ from kernel.bundle import write_bundle
 from kernel.settings import Settings
 from training import tracking
 from training.card import Section, render_html, render_markdown
-from training.data import data_fingerprint
+from training.data import FEATURES_FILE, OUTCOMES_FILE, data_fingerprint
 from training.failpoints import failpoint
 from training.fit import FittedModel
 from training.gates import GateResult
@@ -94,12 +94,24 @@ def write_card(folder: Path, title: str, sections: list[Section]) -> list[Path]:
 
 
 def card_context(tags: dict[str, str], report: dict[str, object]) -> dict[str, str]:
-    """The reproducibility facts every card states: data fingerprint, code version, seed, library, data origin."""
+    """The reproducibility facts every card states: data fingerprint, source files and origin, code version,
+    seed, library. The origin says whether pmed built the data from raw files (its feature folder) or it is the
+    user's own table (``--table``): never the one for the other."""
     test = report.get("test")
     simulated = isinstance(test, dict) and "oracle" in test
-    return {"fingerprint": tags.get("pmed.data_fingerprint", "unknown"), "git SHA": tags.get("pmed.git_sha", "unknown"),
-            "seed": tags.get("pmed.seed", "unknown"), "xgboost": tags.get("pmed.version.xgboost", xgboost.__version__),
-            "data_origin": "simulated cohort with known true risks" if simulated else "user-provided cohort"}
+    origin = tags.get("pmed.data_origin", "")
+    source = tags.get("pmed.data_source", "unknown")
+    if origin == ORIGIN_FEATURES:
+        said = f"pmed's feature folder ({source}), built by pmed from raw files"
+    elif origin == ORIGIN_TABLE:
+        said = f"the user's own table `{source}` (given with --table)"
+    else:
+        said = f"{source} (origin not recorded)"
+    if simulated:
+        said += "; a simulated cohort with known true risks"
+    return {"fingerprint": tags.get("pmed.data_fingerprint", "unknown"), "data source": source,
+            "git SHA": tags.get("pmed.git_sha", "unknown"), "seed": tags.get("pmed.seed", "unknown"),
+            "xgboost": tags.get("pmed.version.xgboost", xgboost.__version__), "data_origin": said}
 
 
 def mlflow_safe(metrics: dict[str, float]) -> dict[str, float]:
@@ -114,7 +126,8 @@ def artifact_fields(spec: ModelSpec, features: list[dict[str, object]]) -> dict[
     return {"model": spec.name, "description": spec.description, "intended_use": spec.intended_use,
             "task": spec.task, "target": spec.target, "horizon_years": spec.horizon_years,
             "calibration": spec.calibration, "decision_thresholds": list(spec.decision_thresholds),
-            "max_missing_importance": spec.max_missing_importance, "features": features}
+            "max_missing_importance": spec.max_missing_importance, "missing_unseen": spec.missing_unseen,
+            "features": features}
 
 
 def run_params(spec: ModelSpec, fitted: FittedModel) -> dict[str, object]:
@@ -127,12 +140,23 @@ def run_params(spec: ModelSpec, fitted: FittedModel) -> dict[str, object]:
     return params
 
 
+ORIGIN_FEATURES = "pmed_feature_folder"  # pmed.data_origin: features.parquet + outcomes.parquet built by pmed
+ORIGIN_TABLE = "user_table"  # a user's own CSV/Parquet (--table)
+
+
+def data_origin(sources: list[Path]) -> str:
+    """pmed's feature folder when the sources are exactly its two files (``training.data.load_inputs``), else the
+    user's table."""
+    return ORIGIN_FEATURES if [p.name for p in sources] == [FEATURES_FILE, OUTCOMES_FILE] else ORIGIN_TABLE
+
+
 def run_tags(spec: ModelSpec, sources: list[Path]) -> dict[str, str]:
     """Tags that make a run reproducible: data fingerprint and origin, seed, code and library versions."""
     return {
         "pmed.model": spec.name,
         "pmed.data_fingerprint": data_fingerprint(sources),
         "pmed.data_source": ", ".join(p.name for p in sources),
+        "pmed.data_origin": data_origin(sources),
         "pmed.seed": str(spec.seed),
         "pmed.git_sha": git_sha(),
         "pmed.version.xgboost": xgboost.__version__,

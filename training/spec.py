@@ -19,9 +19,9 @@ from kernel.calibration import CalibrationMethod
 from training import discovery
 from training.spec_parts import DoseGates, DoseModel, GateRule, LearnerSpec, Strict, TreatmentGates, TreatmentPart
 
-__all__ = ["DeclaredFeature", "DoseGates", "DoseModel", "GateRule", "Gates", "LearnerSpec", "ModelSpec", "SearchSpec",
-           "SpecError", "SplitFractions", "TaskRules", "TreatmentGates", "TreatmentPart", "XGBoostParams",
-           "feature_definitions", "load_spec"]
+__all__ = ["DeclaredFeature", "DoseGates", "DoseModel", "EvaluationSpec", "FeatureOverride", "GateRule", "Gates",
+           "LearnerSpec", "ModelSpec", "SearchSpec", "SpecError", "SplitFractions", "TaskRules", "TreatmentGates",
+           "TreatmentPart", "XGBoostParams", "feature_definitions", "load_spec"]
 
 
 class XGBoostParams(Strict):
@@ -76,24 +76,49 @@ class SplitFractions(Strict):
         return self
 
 
+class EvaluationSpec(Strict):
+    """Repeated stratified k-fold cross-validation: each fold refits the model (early stopping and calibration
+    inside its training part) and its baselines, and scores the held-out fold; every metric is reported as its
+    mean over the ``cv_folds`` x ``repeats`` folds with a 95% CI (docs/evaluation.md)."""
+
+    cv_folds: int = Field(5, ge=2, le=20)
+    repeats: int = Field(2, ge=1, le=20)
+
+
 class Gates(Strict):
-    """Promotion gates, checked on the held-out test patients."""
+    """Promotion gates, checked on the held-out test patients (or on the cross-validation figures when the spec
+    asks for ``evaluation`` or pmed chooses it for a test split with too few events: docs/evaluation.md)."""
 
     min_auroc: float = Field(0.5, ge=0, le=1)
-    calibration_slope: tuple[float, float] = (0.8, 1.2)
+    min_auroc_ci_low: float | None = Field(
+        None, ge=0, le=1, description="the AUROC's 95% CI lower bound (bootstrap, or cross-validation) must reach "
+                                      "this; null disables")
+    calibration_slope: tuple[float, float] = Field(
+        (0.8, 1.2), description="acceptable band; judged on the slope's 95% CI: fails when the CI lies outside "
+                                "the band, or is too wide to judge (max_calibration_slope_ci_width)")
+    max_calibration_slope_ci_width: float | None = Field(
+        None, gt=0, description="a slope CI wider than this cannot judge calibration (too few events); null: "
+                                "twice the band's width")
     max_brier: float = Field(1.0, gt=0, le=1)
     min_test_events: int = Field(20, ge=1, description="too few events make every metric noise")
-    min_subgroup_auroc: float = Field(0.0, ge=0, le=1, description="worst AUROC over reported subgroups")
+    min_subgroup_auroc: float = Field(0.0, ge=0, le=1, description="no reported subgroup's AUROC may lie below this "
+                                      "beyond noise (its whole 95% CI); 0 disables")
+    max_auroc_deficit_vs_linear: float | None = Field(
+        0.01, ge=0, description="vs_linear_baseline: refused when the paired bootstrap CI of (AUROC - logistic "
+                                "regression AUROC) on the same patients lies wholly below -this; null disables")
     max_auroc_drop_vs_champion: float | None = Field(
         0.02, ge=0, description="the new version may trail the current champion by at most this AUROC on the "
-                                "same test patients; null disables the comparison")
+                                "same test patients (and must not be worse beyond noise), nor the best version "
+                                "ever promoted by more in total; null disables the comparison")
 
 
 class DeclaredFeature(Feature):
     """A feature of a user's own table that is not in pmed's registry, declared in the spec itself.
 
     It is validated, served and explained exactly like a registry feature: its name, unit and range form
-    the request schema, its display name labels the explanation.
+    the request schema, its display name labels the explanation. ``kind: categorical`` takes ``levels`` as
+    written in the table (text or numeric codes; no unit or range), ``kind: binary`` may declare two ``codes``
+    (first = 0, second = 1; default 0 and 1).
     """
 
     source: Source = "other"
@@ -105,6 +130,16 @@ class DeclaredFeature(Feature):
         if not self.concept:
             object.__setattr__(self, "concept", self.display_name)
         return self
+
+
+class FeatureOverride(Strict):
+    """A spec's own range for a registry (or cohort) feature: narrow or widen ``min``/``max`` for this model.
+
+    Applied by ``feature_definitions``, so training's table reader, serving's request schema and the docs all
+    use the overridden range."""
+
+    min: float | None = None
+    max: float | None = None
 
 
 class TaskRules(Protocol):
@@ -147,12 +182,21 @@ class ModelSpec(Strict):
     features: list[str] = Field(min_length=1)
     declared_features: list[DeclaredFeature] = Field([], description="features of a --table file that are "
                                                                         "not in the registry")
+    overrides: dict[str, FeatureOverride] = Field({}, description="feature -> {min, max}: narrow or widen a "
+                                                                 "registry feature's range for this spec")
+    on_invalid: Literal["refuse", "quarantine"] = Field(
+        "refuse", description="a --table row with an out-of-range or malformed value: refuse the table (naming "
+                              "file, column, rule, count and first row) or quarantine the row (file, row, column, "
+                              "rule; never the value) and train on the rest")
     monotone_constraints: dict[str, Literal[-1, 1]] = Field({}, description="feature -> 1 (the prediction only "
                                                                            "rises with it) or -1 (only falls)")
     xgboost: XGBoostParams = XGBoostParams()
     search: SearchSpec | None = None
     calibration: CalibrationMethod = "sigmoid"
     split: SplitFractions = SplitFractions()
+    evaluation: EvaluationSpec | None = Field(
+        None, description="cross-validation {cv_folds, repeats}; pmed chooses 5 x 2 itself when the test split "
+                          "has fewer events than the gates' min_test_events")
     seed: int = 42
     gates: Gates | DoseGates | TreatmentGates = Gates()
     subgroups: list[str] = Field(["sex", "ancestry", "age_band"], description="cohort columns the evaluation "
@@ -161,6 +205,11 @@ class ModelSpec(Strict):
     max_missing_importance: float = Field(
         0.4, gt=0, le=1, description="serving abstains (returns no risk) when a patient's missing features carry "
                                      "more than this share of the model's mean |SHAP| importance")
+    missing_unseen: Literal["abstain", "warn"] = Field(
+        "abstain", description="an input (almost) never missing in training (fewer than 1% of training patients: "
+                               "the model never learned what its absence means) that is missing at prediction: "
+                               "abstain (no risk), or warn (answer, with a flag giving the risk change against "
+                               "the training median)")
     baselines: list[str] = Field(["logistic_regression"], description="named comparisons; each task knows its own "
                                                                        "(Task.baselines)")
     bootstrap_samples: int = Field(200, ge=10, le=5000, description="resamples behind every 95% CI")
@@ -203,10 +252,25 @@ class ModelSpec(Strict):
             raise ValueError(f"features neither in the feature registry nor in declared_features: {', '.join(unknown)}")
         if len(set(self.features)) != len(self.features):
             raise ValueError("features are listed more than once")
+        self._overrides_apply()
         stray = [n for n in self.monotone_constraints if n not in self.features]
         if stray:
             raise ValueError(f"monotone_constraints name features the spec does not use: {', '.join(stray)}")
         return self._task_consistent()
+
+    def _overrides_apply(self) -> None:
+        """An override names a number feature the spec uses, and leaves min below max (a spec error naming it)."""
+        declared = {f.name: f for f in self.declared_features}
+        for name, override in self.overrides.items():
+            if name not in self.features:
+                raise ValueError(f"overrides.{name}: not a feature this spec uses")
+            base = declared.get(name) or DEFINITIONS[name]
+            if base.kind in ("categorical", "binary"):
+                raise ValueError(f"overrides.{name}: a {base.kind} feature has codes, not a range")
+            low = base.min if override.min is None else override.min
+            high = base.max if override.max is None else override.max
+            if not low < high:
+                raise ValueError(f"overrides.{name}: min ({low:g}) must be below max ({high:g})")
 
     def _task_consistent(self) -> ModelSpec:
         """Each task checks its own part of the spec (and fills its defaults): ``Task.check_spec``."""
@@ -229,9 +293,17 @@ class ModelSpec(Strict):
 
 def feature_definitions(spec: ModelSpec) -> list[Feature]:
     """The definition of each of the spec's features, in spec order: declared ones first, then the one definition
-    of every registry and cohort feature (``features.cohorts.DEFINITIONS``)."""
+    of every registry and cohort feature (``features.cohorts.DEFINITIONS``), with the spec's ``overrides`` of a
+    range applied: the one definition training, serving's schema and the docs use."""
     declared = {f.name: f for f in spec.declared_features}
-    return [declared.get(name) or DEFINITIONS[name] for name in spec.features]
+    defined = [declared.get(name) or DEFINITIONS[name] for name in spec.features]
+    return [_overridden(f, spec.overrides[f.name]) if f.name in spec.overrides else f for f in defined]
+
+
+def _overridden(feature: Feature, override: FeatureOverride) -> Feature:
+    """The definition with the spec's own range (validated again, so the range stays ordered)."""
+    bounds = override.model_dump(exclude_none=True)
+    return type(feature).model_validate({**feature.model_dump(), **bounds})
 
 
 class SpecError(ValueError):

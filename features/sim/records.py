@@ -72,23 +72,39 @@ def lab_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, trait
 
 
 def diagnosis_rows(rng: np.random.Generator, ids: np.ndarray, index: np.ndarray, traits: pd.DataFrame,
-                   cad_event: np.ndarray, t2d_event: np.ndarray) -> pd.DataFrame:
-    """Prevalent conditions before index, incident outcome events after it, and unrelated codes."""
+                   cad_day: np.ndarray, t2d_day: np.ndarray) -> pd.DataFrame:
+    """Prevalent conditions before index, incident outcome events after it, and unrelated codes.
+
+    ``cad_day`` / ``t2d_day``: the day after index of each patient's first diagnosis as recorded (NaN where none
+    is recorded: no event, or one after the end of follow-up), at any time, not only within the horizon."""
     n = len(ids)
     before = index - rng.integers(30, 10 * 365, n) * DAY
     cad_code = np.where(rng.random(n) < 0.7, "I25.10", "I21.4")
-    late = ~cad_event & (rng.random(n) < 0.02)  # diagnosed after the 10-year horizon: not an event
     noise_code = rng.choice(["J45.909", "M54.50", "K21.9", "E78.5"], n)
+    cad, t2d = np.isfinite(cad_day), np.isfinite(t2d_day)
     parts: list[tuple[np.ndarray, str | np.ndarray, np.ndarray]] = [
         (traits["hypertension"].to_numpy() == 1, "I10", before),
         (traits["t2d"].to_numpy() == 1, "E11.9", before - 200 * DAY),
-        (cad_event, cad_code, index + rng.integers(1, 10 * 365, n) * DAY),
-        (late, cad_code, index + rng.integers(10 * 365 + 60, 14 * 365, n) * DAY),
-        (t2d_event, "E11.9", index + rng.integers(1, 5 * 365, n) * DAY),
+        (cad, cad_code, index + np.where(cad, cad_day, 0).astype(np.int64) * DAY),
+        (t2d, "E11.9", index + np.where(t2d, t2d_day, 0).astype(np.int64) * DAY),
         (rng.random(n) < 0.5, noise_code, index + rng.integers(-3000, 3000, n) * DAY),
     ]
     return pd.concat([pd.DataFrame({"patient_id": ids[m], "icd10": np.broadcast_to(c, n)[m],
                                     "onset_date": d[m]}) for m, c, d in parts], ignore_index=True)
+
+
+def follow_up_rows(ids: np.ndarray, last_contact: np.ndarray) -> pd.DataFrame:
+    """follow_up.csv: each patient's last contact with the health system (the end of follow-up: lost to
+    follow-up, or the date the data were extracted). Nothing after it is recorded."""
+    return pd.DataFrame({"patient_id": ids, "last_contact_date": last_contact})
+
+
+def drop_after_last_contact(frame: pd.DataFrame, date_column: str, ids: np.ndarray,
+                            last_contact: np.ndarray) -> pd.DataFrame:
+    """An EHR holds nothing dated after a patient's last contact: such rows are never written."""
+    end = pd.Series(last_contact, index=ids)
+    keep = frame[date_column].to_numpy() <= frame["patient_id"].map(end).to_numpy()
+    return frame[keep].reset_index(drop=True)
 
 
 STATINS = (("83367", "atorvastatin"), ("36567", "simvastatin"), ("301542", "rosuvastatin"))

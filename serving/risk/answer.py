@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import xgboost as xgb
 
 from kernel.artifact import Artifact, ArtifactFeature
 from serving.explain import SCALE, Explained
-from serving.flags import Assessment, assess
+from serving.flags import Assessment, assess, unseen_missing
 from serving.risk import points as risk_points
 from serving.risk.concepts import ConceptPlan, concept_dicts, direction, horizon_text
 from serving.schemas import PatientPrediction
@@ -154,8 +155,27 @@ def _assessments(model: ServedModel, X: np.ndarray) -> list[tuple[list[str], Ass
             continue
         row = X[i]
         missing = [names[j] for j in np.flatnonzero(np.isnan(row))]
-        out.append((missing, assess(model.spec, row, np.flatnonzero(outside[i]).tolist())))
+        effects = unseen_effects(model, row) if missing and model.spec.missing_unseen == "warn" else None
+        out.append((missing, assess(model.spec, row, np.flatnonzero(outside[i]).tolist(), effects)))
     return out
+
+
+def unseen_effects(model: ServedModel, row: np.ndarray) -> dict[int, float]:
+    """For each missing input the model (almost) never saw missing in training (``serving.flags``), how far the
+    blank moves the risk: risk as given minus the risk with that input at its training median, in percentage
+    points (the warning of ``missing_unseen: warn`` states it). Inputs without a recorded median are left out."""
+    spec = model.spec
+    unseen = [j for j in unseen_missing(spec, row) if spec.features[j].example is not None]
+    if not unseen:
+        return {}
+    rows = np.repeat(row[None, :], len(unseen) + 1, axis=0)
+    for k, j in enumerate(unseen, start=1):
+        rows[k, j] = spec.features[j].example
+    bundle = model.bundle
+    margin = np.asarray(bundle.booster.predict(xgb.DMatrix(rows, missing=np.nan), output_margin=True),
+                        dtype=np.float64)
+    risk = np.asarray(bundle.calibrator.predict(margin), dtype=np.float64)
+    return {j: float(100 * (risk[0] - risk[k])) for k, j in enumerate(unseen, start=1)}
 
 
 def flag_bounds(features: list[ArtifactFeature]) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +204,8 @@ def _contribution_dicts(plan: ConceptPlan, values: list[float], phi: list[float]
     out = []
     for j in order:
         f, v, c = plan.features[j], values[j], phi[j]
-        out.append({"feature": f.name, "display_name": f.display_name, "value": None if math.isnan(v) else v,
+        shown = None if math.isnan(v) else f.text(v) if f.codes is not None else v  # a code as written
+        out.append({"feature": f.name, "display_name": f.display_name, "value": shown,
                     "unit": f.unit, "source": f.source, "concept": f.concept, "contribution": c,
                     "risk_points": points[j], "direction": direction(c)})
     return out

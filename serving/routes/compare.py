@@ -15,6 +15,7 @@ from serving.auth import Role
 from serving.call import audit_record, commit, validated_rows
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
 from serving.feature_text import concept_of
+from serving.flags import abstain_reason
 from serving.limits import prediction_slot
 from serving.schemas import CompareRequest, ErrorResponse, WhatIfRequest, WhatIfResponse
 from serving.served import Call, NotAnswered
@@ -25,6 +26,7 @@ IMMUTABLE_SOURCES = frozenset({"demographic", "genetic"})  # age, sex, genotypes
 WHAT_IF_CAVEAT = ("Associational: the risk model's prediction for a patient with these values, not the effect of "
                   "changing them; no causal model backs it")
 CompareResponse = response_union("compare_response", "compare_rank")  # every task's compare body, as one union
+WhatIfAnswer = response_union("what_if_response", "rank")  # every task's what-if body, as one union
 _ERRORS: dict[int | str, dict[str, Any]] = {403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
                                             422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}}
 router = APIRouter(prefix="/v1", tags=["treatment"], responses={401: {"model": ErrorResponse}})
@@ -44,10 +46,10 @@ def compare_treatments(body: CompareRequest, request: Request, caller: CallerDep
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.name} is not a treatment-response model") from None
 
 
-@router.post("/models/{name}/what-if", response_model=WhatIfResponse,
+@router.post("/models/{name}/what-if", response_model=WhatIfAnswer,
              dependencies=[require_roles(*ROLES), Depends(prediction_slot)], responses=_ERRORS)
 def what_if(body: WhatIfRequest, caller: CallerDep, model: ServedModelDep, audit: AuditDep,
-            metrics: MetricsDep) -> WhatIfResponse:
+            metrics: MetricsDep) -> BaseModel:
     """Re-score a risk model with changed modifiable factors; associational, not a causal effect."""
     if not model.task.what_if:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"what-if re-scores risk models; {model.name} is a "
@@ -55,13 +57,21 @@ def what_if(body: WhatIfRequest, caller: CallerDep, model: ServedModelDep, audit
     refuse_unchangeable(body.changes, model.features)
     rows = validated_rows([body.patient.features, {**body.patient.features, **body.changes}],
                           model.bundle.feature_names, model.request_model)
-    risk = model.bundle.risk(rows)
     request_id, changed = uuid.uuid4().hex, sorted(body.changes)
+    reason = abstain_reason(model.spec, rows[0]) or abstain_reason(model.spec, rows[1])
+    if reason:  # predict would give no risk for this patient: neither may what-if (no number to read it back from)
+        commit(audit, metrics, [audit_record(audit, caller, model, request_id, body.patient.patient_id,
+                                             outcome="abstained", kind="what-if", changed=changed)])
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"what-if gives no risk where predict abstains: "
+                                                                  f"{reason}")
+    risk = model.bundle.risk(rows)
     commit(audit, metrics, [audit_record(audit, caller, model, request_id, body.patient.patient_id,
                                          outcome="what-if", kind="what-if", changed=changed)])
-    return WhatIfResponse(request_id=request_id, model=model.name, version=model.version,
-                          patient_id=body.patient.patient_id, risk_now=float(risk[0]), risk_if_changed=float(risk[1]),
-                          difference=float(risk[1] - risk[0]), changed=changed, caveat=WHAT_IF_CAVEAT)
+    answer = WhatIfResponse(request_id=request_id, model=model.name, version=model.version,
+                            patient_id=body.patient.patient_id, risk_now=float(risk[0]),
+                            risk_if_changed=float(risk[1]), difference=float(risk[1] - risk[0]), changed=changed,
+                            caveat=WHAT_IF_CAVEAT)
+    return model.task.re_scored(model, answer, rows)
 
 
 def refuse_unchangeable(changes: dict[str, object], features: list[ArtifactFeature]) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel
 
+from kernel.values import as_written
 from serving.auth import Role
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
 from serving.limits import prediction_slot
@@ -45,7 +46,9 @@ def model_info(model: ServedModelDep, store: StoreDep) -> ModelInfo:
                      intended_use=spec.intended_use, task=spec.task, target=spec.target,
                      horizon_years=spec.horizon_years, calibration=model.bundle.calibrator.to_dict(),
                      explanation_scale=model.task.explanation_scale(model),
-                     features=[FeatureInfo.model_validate(f.model_dump(mode="json")) for f in model.features],
+                     features=[FeatureInfo.model_validate({**f.model_dump(mode="json"), "example": None if f.example
+                                                           is None else as_written(f, f.example)})
+                               for f in model.features],
                      shadow=None if shadow is None else ModelSummary(name=shadow.name, version=shadow.version,
                                                                      alias=shadow.alias))
 

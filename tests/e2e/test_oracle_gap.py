@@ -1,7 +1,10 @@
 """Acceptance on the demo-sized simulated cohort (40,000 patients):
-- the CAD model's held-out AUROC is within 0.02 of the oracle's (true risks, same test patients), and
-  both are logged in the MLflow run;
-- the five largest true effects are the model's five largest mean |SHAP| features.
+- the binary CAD model (tests/specs/cad_risk_binary.yaml, patients censored before 10 years dropped) has a
+  held-out AUROC within 0.02 of the oracle's (true risks, same test patients), and both are logged in the run;
+- the five largest true effects are the model's five largest mean |SHAP| features;
+- the demo's survival cad_risk (models/cad_risk.yaml, censored patients kept) reaches the oracle's C-index within
+  0.015 and is calibrated at 10 years, where the binary model over-predicts (bench/survival_bench.py measures the
+  issue-12 targets at 100,000 patients).
 
 The pseudonym link file is seeded here so the split, and so the whole test, is deterministic: across
 random splits the gap measured 0.009 +- 0.002 and the top five matched in 10 of 10 (the 5th/6th margin,
@@ -41,6 +44,27 @@ def true_effect_sizes(features: pd.DataFrame) -> dict[str, float]:
             for t, f in TRUTH_INPUTS.items()}
 
 
+def _cohort(tmp_path: Path) -> Path:
+    simulate_cohort(tmp_path / "raw", 40_000, 20261128)
+    ids = pd.read_csv(tmp_path / "raw" / "patients.csv", dtype=str)["patient_id"]
+    keys = [f"pk_{k:016x}" for k in np.random.default_rng(7).choice(2**62, len(ids), replace=False)]
+    pd.DataFrame({"patient_id": ids, "patient_key": keys}).to_csv(tmp_path / "links.csv", index=False)
+    build_feature_table(tmp_path / "raw", tmp_path / "features", tmp_path / "links.csv", tmp_path / "q.csv")
+    return tmp_path / "features"
+
+
+@pytest.mark.slow
+def test_survival_cad_model_reaches_the_oracle_and_is_calibrated_where_the_binary_one_is_not(
+        settings: Settings, tmp_path: Path) -> None:
+    outcome = train_from_spec(REPO / "models" / "cad_risk.yaml", _cohort(tmp_path), settings)
+    m = outcome.metrics
+    assert outcome.promoted, outcome.gates
+    assert m["c_index"] >= m["oracle_c_index"] - 0.015, m
+    assert 0.9 <= m["observed_expected_at_horizon"] <= 1.1
+    assert m["naive_binary.observed_expected_at_horizon"] < 0.9  # dropping the censored over-predicts
+    assert abs(m["oracle_observed_expected_at_horizon"] - 1) < 0.1
+
+
 @pytest.mark.slow
 def test_cad_model_reaches_the_oracle_and_finds_the_true_drivers(settings: Settings, tmp_path: Path) -> None:
     simulate_cohort(tmp_path / "raw", 40_000, 20261128)
@@ -48,7 +72,7 @@ def test_cad_model_reaches_the_oracle_and_finds_the_true_drivers(settings: Setti
     keys = [f"pk_{k:016x}" for k in np.random.default_rng(7).choice(2**62, len(ids), replace=False)]
     pd.DataFrame({"patient_id": ids, "patient_key": keys}).to_csv(tmp_path / "links.csv", index=False)
     build_feature_table(tmp_path / "raw", tmp_path / "features", tmp_path / "links.csv", tmp_path / "q.csv")
-    outcome = train_from_spec(REPO / "models" / "cad_risk.yaml", tmp_path / "features", settings)
+    outcome = train_from_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml", tmp_path / "features", settings)
     client = registry_client(settings)
     metrics = client.get_run(outcome.run_id).data.metrics
     assert metrics["oracle_auroc"] - metrics["auroc"] <= 0.02, metrics

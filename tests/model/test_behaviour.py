@@ -18,7 +18,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelSpec, Fitted
     from tests.conftest import write_feature_table
 
     folder = write_feature_table(tmp_path_factory.mktemp("behaviour"), n=4000, seed=21)
-    spec = load_spec(REPO / "models" / "cad_risk.yaml")
+    spec = load_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml")
     data = load_training_data(folder, spec)
     split = split_patients(data.keys, spec.split, spec.seed)
     return spec, fit_model(spec, data, split), data.X[split.test][:300]

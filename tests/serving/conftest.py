@@ -21,7 +21,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("serving")
     settings = Settings(home=root / ".pmed", served_models=["cad_risk"], _env_file=None)
     features = write_feature_table(root / "features", n=3000, seed=11)
-    train_from_spec(REPO / "models" / "cad_risk.yaml", features, settings)
+    train_from_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml", features, settings)
     return settings
 
 

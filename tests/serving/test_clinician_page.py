@@ -66,12 +66,13 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("page")
     settings = Settings(home=root / ".pmed", served_models=["cad_risk"], _env_file=None)
     if not UPDATE_SCREENSHOT:
-        train_from_spec(REPO / "models" / "cad_risk.yaml", write_feature_table(root / "features", n=3000, seed=11),
+        train_from_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml",
+                        write_feature_table(root / "features", n=3000, seed=11),
                         settings)
         return settings
     simulate_cohort(root / "raw", 4000, 5)
     build_feature_table(root / "raw", root / "features", root / "links.csv", root / "quarantine.csv")
-    spec = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    spec = yaml.safe_load((REPO / "tests" / "specs" / "cad_risk_binary.yaml").read_text())
     spec["gates"].update({"min_auroc": 0.6, "calibration_slope": [0.5, 2.0], "min_subgroup_auroc": 0.0})
     (root / "cad_risk.yaml").write_text(yaml.safe_dump(spec))  # 4,000 patients: noisy gate estimates
     train_from_spec(root / "cad_risk.yaml", root / "features", settings)

@@ -63,7 +63,8 @@ def home(iwpc: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Settin
     spec["gates"].update(min_test_patients=100, max_mae_vs_baseline=None)
     (root / "warfarin_dose.yaml").write_text(yaml.safe_dump(spec))
     assert train_from_spec(root / "warfarin_dose.yaml", None, settings, table=table).promoted
-    train_from_spec(REPO / "models" / "cad_risk.yaml", write_feature_table(root / "cad", n=2000, seed=5), settings)
+    train_from_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml",
+                    write_feature_table(root / "cad", n=2000, seed=5), settings)
     return settings
 
 

@@ -24,7 +24,7 @@ PMED = str(Path(sys.executable).with_name("pmed"))
 
 def _lean_spec(folder: Path) -> Path:
     """The CAD spec without baselines and with few bootstrap resamples: the crash points are what is tested."""
-    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw = yaml.safe_load((REPO / "tests" / "specs" / "cad_risk_binary.yaml").read_text())
     raw.update(baselines=[], subgroups=["sex"], bootstrap_samples=20)
     path = folder / "cad_risk.yaml"
     path.write_text(yaml.safe_dump(raw))

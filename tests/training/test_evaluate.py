@@ -26,6 +26,22 @@ def test_bootstrap_intervals_bracket_the_estimates() -> None:
     assert m["auroc_ci_low"] < m["auroc"] < m["auroc_ci_high"]
     assert m["auprc_ci_low"] < m["auprc"] < m["auprc_ci_high"]
     assert abs(m["calibration_slope"] - 1) < 0.15 and abs(m["calibration_intercept"]) < 0.15
+    assert m["calibration_slope_ci_low"] < m["calibration_slope"] < m["calibration_slope_ci_high"]
+
+
+def test_a_paired_bootstrap_is_narrower_than_two_separate_intervals() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from training.evaluate import bootstrap_ci, paired_bootstrap_diff
+
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-(signal - 1)))).astype(int)
+    a, b = signal + rng.normal(0, 0.3, 400), signal + rng.normal(0, 0.3, 400)
+    diff, low, high = paired_bootstrap_diff(y, a, b, roc_auc_score, seed=0)
+    assert diff == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b)) and low < diff < high
+    a_low, a_high = bootstrap_ci(y, a, roc_auc_score, seed=0)
+    assert high - low < 0.5 * (a_high - a_low)  # what the two models share cancels
 
 
 def test_subgroups_report_small_groups_without_metrics_and_flag_the_gap() -> None:
@@ -62,7 +78,7 @@ def test_a_baseline_with_gaps_is_compared_on_its_own_patients(tmp_path: Path) ->
     table = pd.read_parquet(folder / "features.parquet")
     table.loc[table.index % 3 == 0, "total_cholesterol_mg_dl"] = float("nan")
     table.to_parquet(folder / "features.parquet", index=False)
-    spec = load_spec(REPO / "models" / "cad_risk.yaml").model_copy(update={"bootstrap_samples": 20})
+    spec = load_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml").model_copy(update={"bootstrap_samples": 20})
     data = load_training_data(folder, spec)
     split = split_cohort(data.keys, data.cohort, spec.split, spec.seed)
     evaluation = evaluate_model(spec, data, split, fit_model(spec, data, split), tmp_path / "figures")

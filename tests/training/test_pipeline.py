@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _spec(tmp_path: Path, **gates: object) -> Path:
-    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw = yaml.safe_load((REPO / "tests" / "specs" / "cad_risk_binary.yaml").read_text())
     raw["gates"].update(gates)
     path = tmp_path / "cad_risk.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -126,7 +126,7 @@ def test_run_carries_the_evidence_a_reviewer_asks_for(settings: Settings, featur
 def test_a_version_worse_than_the_champion_is_not_promoted(settings: Settings, feature_dir: Path,
                                                            tmp_path: Path) -> None:
     champion = train_from_spec(_spec(tmp_path), feature_dir, settings)
-    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw = yaml.safe_load((REPO / "tests" / "specs" / "cad_risk_binary.yaml").read_text())
     raw.update(features=["sex_male", "sleep_hours"], monotone_constraints={}, baselines=[])
     raw["gates"].update(min_auroc=0.5, calibration_slope=[0.0, 10.0], min_subgroup_auroc=0.0)
     weak_spec = tmp_path / "weak.yaml"
@@ -140,7 +140,7 @@ def test_a_version_worse_than_the_champion_is_not_promoted(settings: Settings, f
 
 def test_hyperparameter_search_logs_each_trial_as_a_child_run(settings: Settings, feature_dir: Path,
                                                               tmp_path: Path) -> None:
-    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw = yaml.safe_load((REPO / "tests" / "specs" / "cad_risk_binary.yaml").read_text())
     raw.update(search={"trials": 4, "timeout_seconds": 120}, baselines=[], bootstrap_samples=20)
     spec = tmp_path / "searched.yaml"
     spec.write_text(yaml.safe_dump(raw))

@@ -16,7 +16,7 @@ def test_shipped_specs_are_valid(name: str) -> None:
 
 
 def _write(tmp_path: Path, **changes: object) -> Path:
-    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw = yaml.safe_load((REPO / "tests" / "specs" / "cad_risk_binary.yaml").read_text())
     raw.update(changes)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -24,8 +24,10 @@ from typer.testing import CliRunner
 from kernel.artifacts import load_kinds
 from kernel.artifacts.survival import BreslowHorizonCalibrator
 from kernel.calibration import calibrator_from_dict
+from kernel.model_registry import registry_client
 from kernel.settings import Settings
 from pmed.cli import app
+from tests.conftest import REPO, write_feature_table
 from training.data import DataError
 from training.pipeline import train_from_spec
 from training.spec import SpecError, load_spec
@@ -205,3 +207,42 @@ def test_the_horizon_calibrator_is_fitted_on_validation_with_censoring() -> None
     assert plain.slope == 1.0 and plain.cumulative_hazard == pytest.approx(breslow_at(margin, y, 180))
     with pytest.raises(DataError, match="Cox slope"):
         horizon_calibrator(-margin, y, part)
+
+
+def test_the_demo_cad_spec_trains_from_a_feature_folder_and_reports_the_oracle(settings: Settings,
+                                                                                tmp_path: Path) -> None:
+    """models/cad_risk.yaml (task: survival) on pmed's feature-folder layout: every patient at risk is kept (about
+    70% censored before 10 years here), and on simulated data the true risk is scored beside the model."""
+    folder = write_feature_table(tmp_path / "features", n=3000, seed=21)
+    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw["survival_gates"].update(min_c_index=0.6, observed_expected_at_horizon=[0.5, 2.0])  # 600 test patients
+    raw["bootstrap_samples"] = 20
+    outcome = train_from_spec(write_spec(tmp_path, raw), folder, settings)
+    m = outcome.metrics
+    assert outcome.promoted, outcome.gates
+    assert 550 <= m["n_test"] <= 650 and m["test_censored_before_horizon"] > 300  # kept, not dropped
+    assert 0.7 < m["oracle_c_index"] < 0.9 and m["c_index"] > m["oracle_c_index"] - 0.05
+    assert m["c_index_gap_to_oracle"] == pytest.approx(m["oracle_c_index"] - m["c_index"])
+    assert 0.8 < m["oracle_observed_expected_at_horizon"] < 1.25  # the truth is calibrated, up to sampling
+    assert abs(np.log(m["naive_binary.observed_expected_at_horizon"])) > abs(np.log(m["observed_expected_at_horizon"]))
+    run = registry_client(settings).get_run(outcome.run_id)
+    assert run.data.tags["pmed.data_source"] == "features.parquet, outcomes.parquet"
+    assert {"oracle_c_index", "oracle_observed_expected_at_horizon"} <= set(run.data.metrics)
+
+
+def test_the_oracle_is_left_out_when_the_truth_is_at_another_horizon(settings: Settings, tmp_path: Path) -> None:
+    folder = write_feature_table(tmp_path / "features", n=1500, seed=22)
+    raw = yaml.safe_load((REPO / "models" / "cad_risk.yaml").read_text())
+    raw["survival"]["horizon_days"] = 1826  # the true risk is a 10-year one: its O/E at 5 years means nothing
+    raw["survival_gates"] = {"min_c_index": 0.5, "min_test_events": 1}
+    raw.update(bootstrap_samples=10, baselines=["cox_ph"])
+    metrics = train_from_spec(write_spec(tmp_path, raw), folder, settings).metrics
+    assert "c_index" in metrics and not any(k.startswith("oracle_") for k in metrics)
+
+
+def test_a_feature_folder_without_time_to_event_columns_is_refused(settings: Settings, tmp_path: Path) -> None:
+    folder = write_feature_table(tmp_path / "features", n=300, seed=23)
+    outcomes = pd.read_parquet(folder / "outcomes.parquet").drop(columns=["cad_time_days"])
+    outcomes.to_parquet(folder / "outcomes.parquet", index=False)
+    with pytest.raises(DataError, match=r"cad_time_days named by survival: are missing \(rebuild the features"):
+        train_from_spec(REPO / "models" / "cad_risk.yaml", folder, settings)

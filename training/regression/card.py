@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.card import Section, Table, _predictor_table
+from training.card import (
+    Section,
+    Table,
+    _predictor_table,
+    provenance_facts,
+    provenance_section,
+)
 from training.gates import GateResult
 from training.regression.fit import dose_settings
 from training.regression.report import MODEL
@@ -55,6 +61,8 @@ def dose_card_sections(spec: ModelSpec, report: dict[str, Any], gates: list[Gate
                                    [[g.name, g.rule, f"{g.value:.3f}", "pass" if g.passed else "FAIL"]
                                     for g in gates])]),
         ("Limitations (24) and updating (12f, 27)", [spec.limitations or "Not externally validated."]),
+        # every patient of a dose table has a dose (``training.data`` refuses a table otherwise): none left out
+        provenance_section(spec, context, provenance_facts(spec, report["n_patients"], report["n_patients"])),
         ("Provenance (18, 22)", [Table(["Item", "Value"], [[k, v] for k, v in context.items()])]),
     ]
 

@@ -104,7 +104,7 @@ class RegressionTask(Task):
         features = [f.model_dump(mode="json") for f in artifact.features]
         importance = {f.name: f.mean_abs_shap or 0.0 for f in artifact.features}
         importance = dict(sorted(importance.items(), key=lambda kv: -kv[1]))
-        return dose_card_sections(spec, evaluation.report, gates, {**context, "data_origin": "user-provided cohort"},
+        return dose_card_sections(spec, evaluation.report, gates, context,
                                   features, importance)
 
     @override

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from mlflow import MlflowClient
 from pydantic import BaseModel
+from sklearn.metrics import roc_auc_score
 from typing_extensions import override
 
 from kernel.artifact import Artifact
@@ -20,10 +22,14 @@ from kernel.artifacts.risk import RiskArtifact
 from kernel.model_registry import version_for_alias
 from kernel.progress import progress_bar
 from training.card import Section, card_sections
-from training.champion import champion_test_auroc
+from training.champion import compare_with_champion
+from training.cv import cv_headline, cv_report, plan_cv
 from training.data import describe_features, load_inputs
+from training.evaluate import paired_bootstrap_diff
 from training.fit import FittedModel, TrainingData, fit_model
-from training.gates import GateResult, check_gates
+from training.gates import ChampionComparison, GateResult, check_gates
+from training.risk.cv import cross_validate, cv_sections
+from training.risk.horizon import check_horizon
 from training.risk.report import evaluate_model
 from training.run import CHAMPION, artifact_fields, run_params, run_tags
 from training.search import search_params
@@ -54,6 +60,7 @@ class RiskTask(Task):
     def check_spec(self, spec: ModelSpec) -> None:
         if spec.horizon_years is None:
             raise ValueError("risk_classification needs horizon_years")
+        check_horizon(spec.target, spec.horizon_years)
         if not isinstance(spec.gates, Gates):
             raise ValueError("risk_classification takes risk gates (min_auroc, calibration_slope, ...)")
 
@@ -80,6 +87,14 @@ class RiskTask(Task):
         progress("evaluating on held-out patients: metrics with bootstrap CIs, baselines, subgroups, decision curve")
         evaluation = evaluate_model(fitted.spec, fitted.data, fitted.split, fitted.fitted, figures_dir)
         progress(_headline(evaluation.metrics))
+        gates = fitted.spec.gates
+        assert isinstance(gates, Gates)  # check_spec
+        plan = plan_cv(fitted.spec.evaluation, int(evaluation.metrics["events"]), gates.min_test_events)
+        if plan is not None:
+            progress(f"evaluation: {plan.describe()}; the gates judge the cross-validated figures")
+            evaluation.metrics.update(cross_validate(fitted.spec, fitted.data, plan, progress))
+            evaluation.report["cross_validation"] = cv_report(plan, evaluation.metrics)
+            progress(cv_headline(evaluation.metrics, "auroc", "AUROC"))
         return evaluation
 
     @override
@@ -87,7 +102,7 @@ class RiskTask(Task):
               ) -> list[GateResult]:
         gates = fitted.spec.gates
         assert isinstance(gates, Gates)  # check_spec
-        return check_gates(gates, evaluation.metrics, _champion_auroc(client, fitted))
+        return check_gates(gates, evaluation.metrics, _champion(client, fitted, evaluation.metrics))
 
     @override
     def artifact(self, spec: ModelSpec, fitted: RiskFit, evaluation: Evaluation) -> RiskArtifact:
@@ -99,7 +114,8 @@ class RiskTask(Task):
     def card_sections(self, spec: ModelSpec, evaluation: Evaluation, gates: list[GateResult],
                       context: dict[str, str], artifact: Artifact) -> list[Section]:
         features = [f.model_dump(mode="json") for f in artifact.features]
-        return card_sections(spec, evaluation.report, gates, context, evaluation.figures, features)
+        sections = card_sections(spec, evaluation.report, gates, context, evaluation.figures, features)
+        return [*sections, *cv_sections(evaluation.report)]
 
     @override
     def record(self, spec: ModelSpec, inputs: RunInputs, fitted: RiskFit, evaluation: Evaluation,
@@ -121,14 +137,20 @@ def _headline(metrics: dict[str, Any]) -> str:
                       if k.endswith(".auroc") and not k.startswith("subgroup")))
 
 
-def _champion_auroc(client: MlflowClient, fit: RiskFit) -> float | None:
-    """The current champion's AUROC on the same test patients (the vs_champion gate), if it applies."""
+def _champion(client: MlflowClient, fit: RiskFit, metrics: dict[str, float]) -> ChampionComparison | None:
+    """The candidate against the current champion on the same test patients (paired bootstrap of the AUROC
+    difference) and against the best version ever promoted (the vs_champion gate), if it applies."""
     spec, data, split = fit.spec, fit.data, fit.split
     champion = version_for_alias(client, spec.name, CHAMPION)
     if champion is None or not isinstance(spec.gates, Gates) or spec.gates.max_auroc_drop_vs_champion is None:
         return None
-    return champion_test_auroc(client, spec.name, str(champion.version), data.source, data.keys.iloc[split.test],
-                               data.y[split.test])
+    y = data.y[split.test]
+
+    def paired(candidate: np.ndarray, other: np.ndarray) -> tuple[float, float, float]:
+        return paired_bootstrap_diff(y, candidate, other, roc_auc_score, spec.seed, spec.bootstrap_samples)
+
+    return compare_with_champion(client, spec.name, str(champion.version), data.source, data.keys.iloc[split.test],
+                                 fit.fitted.risk(data.X[split.test]), metrics["auroc"], paired, "AUROC", "auroc")
 
 
 TASK = RiskTask()

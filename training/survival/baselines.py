@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from training.fit import TrainingData, fit_model
+from training.fit import TrainingData, fit_model, linear_design
 from training.spec import ModelSpec
 from training.split import Split
 from training.survival.fit import SurvivalData
@@ -27,10 +27,13 @@ from training.survival.scoring import Scored
 COX_RIDGE = 1e-2
 
 
-def cox_ph(survival: SurvivalData, split: Split, horizon: float) -> Scored:
-    """Linear Cox PH on the same features; survival from its Breslow baseline on its own fitting patients."""
+def cox_ph(survival: SurvivalData, split: Split, horizon: float, spec: ModelSpec | None = None) -> Scored:
+    """Linear Cox PH on the same features; survival from its Breslow baseline on its own fitting patients.
+
+    With ``spec``, categorical features enter as one 0/1 column per level (``training.fit.linear_design``): on the
+    trees' level positions a linear model would read an unordered category as a dose, and trail for that alone."""
     fit_rows = np.concatenate([split.train, split.validation])
-    X = survival.data.X
+    X = survival.data.X if spec is None else linear_design(spec, survival.data.X)
     model = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
                           CoxPHSurvivalAnalysis(alpha=COX_RIDGE)).fit(X[fit_rows], survival.surv(fit_rows))
     curves = model.predict_survival_function(X[split.test])

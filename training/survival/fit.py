@@ -1,4 +1,5 @@
-"""Read a survival table, fit a ``survival:cox`` booster and map its margin to the risk at the horizon.
+"""Read a survival table (a user's, or pmed's feature folder), fit a ``survival:cox`` booster and map its
+margin to the risk at the horizon.
 
 Censored patients are kept: the Cox partial likelihood uses every patient's follow-up (XGBoost reads a
 censored patient as a negative time). The risk at the horizon needs a baseline cumulative hazard H0,
@@ -19,12 +20,13 @@ from sksurv.util import Surv
 
 from kernel.artifacts.survival import BreslowHorizonCalibrator
 from kernel.progress import Advance
-from training.data import load_table
+from training.data import FEATURES_FILE, OUTCOMES_FILE, load_table, load_training_data
 from training.errors import DataError
 from training.fit import FittedModel, TrainingData, _Rounds, booster_params
 from training.spec import ModelSpec
 from training.split import Split, split_cohort
 from training.survival.parts import SurvivalPart
+from training.task import Progress
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,12 @@ class SurvivalData:
         return Surv.from_arrays(self.data.y[rows].astype(bool), self.time[rows])
 
 
-def load_survival(path: Path, spec: ModelSpec, part: SurvivalPart) -> SurvivalData:
-    """The table through the shared reader (ids, features, a 0/1 event column), then its follow-up times."""
-    data = load_table(path, spec.model_copy(update={"target": part.event_column}), "outcome")
+def load_survival(path: Path, spec: ModelSpec, part: SurvivalPart, *, quarantine_dir: Path | None = None,
+                  progress: Progress | None = None) -> SurvivalData:
+    """The table through the shared reader (ids, features, a 0/1 event column), then its follow-up times; rows
+    the spec's ``on_invalid: quarantine`` sets aside go to ``quarantine_dir`` (the run's)."""
+    data = load_table(path, spec.model_copy(update={"target": part.event_column}), "outcome",
+                      quarantine_dir=quarantine_dir, progress=progress)
     if len(data.y) != len(data.source):
         raise DataError(f"{path}: column {part.event_column}: every patient needs an event flag (1 or 0); "
                         "a censored patient is 0, not empty")
@@ -52,6 +57,33 @@ def load_survival(path: Path, spec: ModelSpec, part: SurvivalPart) -> SurvivalDa
         raise DataError(f"{path}: column {part.time_column}: follow-up must be a number of days > 0; "
                         f"{int(np.sum(~(time > 0)))} row(s) break it")
     return SurvivalData(data, time)
+
+
+def load_survival_folder(folder: Path, spec: ModelSpec, part: SurvivalPart) -> SurvivalData:
+    """pmed's features.parquet + outcomes.parquet joined by patient key (the shared reader), keeping the
+    patients at risk: those with an event flag and a follow-up time (NA in both = prevalent at index, or
+    follow-up unknown). The cohort columns (subgroups, true risks on simulated data) ride along."""
+    outcomes = folder / OUTCOMES_FILE
+    if outcomes.is_file():
+        frame = pd.read_parquet(outcomes, columns=None)
+        missing = [c for c in (part.time_column, part.event_column) if c not in frame.columns]
+        if missing:
+            raise DataError(f"{outcomes}: column(s) {', '.join(missing)} named by survival: are missing (rebuild the "
+                            "features with `pmed features build` to get the time-to-event columns)")
+        both = frame[part.event_column].notna() == frame[part.time_column].notna()
+        if not both.all():
+            raise DataError(f"{outcomes}: columns {part.time_column}, {part.event_column}: a patient at risk needs "
+                            f"both (both empty = not at risk); {int((~both).sum())} row(s) have only one")
+    data = load_training_data(folder, spec.model_copy(update={"target": part.event_column}))
+    time = pd.to_numeric(data.cohort[part.time_column], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(time > 0):
+        raise DataError(f"{outcomes}: column {part.time_column}: follow-up must be a number of days > 0; "
+                        f"{int(np.sum(~(time > 0)))} row(s) break it")
+    return SurvivalData(data, time)
+
+
+def survival_sources(folder: Path) -> list[Path]:
+    return [folder / FEATURES_FILE, folder / OUTCOMES_FILE]
 
 
 def check_follow_up(survival: SurvivalData, split: Split, horizon_days: float) -> None:

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from training.card import Section, Table
+from training.card import Section, Table, provenance_section, survival_subgroup_section
 from training.gates import GateResult
 from training.spec import ModelSpec
 from training.survival.parts import SurvivalPart
@@ -84,5 +84,7 @@ def card_sections(spec: ModelSpec, part: SurvivalPart, report: dict[str, Any], g
                                     for g in gates])]),
         ("Limitations", [spec.limitations or "Developed on one cohort with a random patient split; the horizon "
                          "calibration rests on the validation patients, few in a small cohort."]),
+        survival_subgroup_section(report.get("subgroups", [])),
+        provenance_section(spec, context, report.get("provenance"), report.get("subgroups")),
         ("Provenance", [Table(["Item", "Value"], [[k, v] for k, v in context.items()])]),
     ]

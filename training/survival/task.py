@@ -21,17 +21,26 @@ from kernel.artifact import Artifact
 from kernel.artifacts.survival import DAYS_PER_YEAR, SurvivalArtifact
 from kernel.progress import progress_bar
 from training.card import Section
+from training.cv import cv_headline, cv_report, plan_cv
 from training.data import describe_features
 from training.errors import DataError
 from training.fit import FittedModel
 from training.gates import GateResult
 from training.importance import mean_abs_shap
+from training.risk.cv import cv_sections
 from training.run import artifact_fields, run_params, run_tags
 from training.spec import ModelSpec
 from training.split import Split
-from training.survival import report
+from training.survival import judging, report
 from training.survival.evaluation import evaluate_survival
-from training.survival.fit import SurvivalData, fit_survival, load_survival, split_survival
+from training.survival.fit import (
+    SurvivalData,
+    fit_survival,
+    load_survival,
+    load_survival_folder,
+    split_survival,
+    survival_sources,
+)
 from training.survival.parts import SurvivalGates, SurvivalPart, check_survival_gates
 from training.task import Evaluation, Progress, RunInputs, RunRecord, TargetKind, Task
 
@@ -82,32 +91,49 @@ class SurvivalTask(Task):
 
     @override
     def fit(self, spec: ModelSpec, inputs: RunInputs, progress: Progress) -> SurvivalFit:
-        if inputs.table is None:
-            raise DataError(f"{spec.name}: a survival model trains on a table of follow-up times (--table FILE)")
         part = survival_part(spec)
-        progress(f"loading data for {spec.name} from {inputs.table}")
-        survival = load_survival(inputs.table, spec, part)
+        if inputs.table is not None:
+            progress(f"loading data for {spec.name} from {inputs.table}")
+            survival = load_survival(inputs.table, spec, part, quarantine_dir=inputs.quarantine_dir, progress=progress)
+            sources = [inputs.table]
+        elif inputs.features_dir is not None:
+            progress(f"loading data for {spec.name} from {inputs.features_dir}")
+            survival = load_survival_folder(inputs.features_dir, spec, part)
+            sources = survival_sources(inputs.features_dir)
+        else:
+            raise DataError(f"{spec.name}: a survival model trains on follow-up times: give a feature folder or a "
+                            "table (--table FILE)")
         split = split_survival(spec, survival, part.horizon_days)
         progress(f"{len(survival.time)} patients ({int(survival.data.y.sum())} events, the rest censored and kept): "
                  f"train {len(split.train)}, validation {len(split.validation)}, test {len(split.test)}")
         with progress_bar("boosting rounds (early stopping may end sooner)", spec.xgboost.n_estimators) as advance:
             fitted = fit_survival(spec, part, survival, split, advance)
         importance = mean_abs_shap(fitted.booster, survival.data.X[split.validation], list(spec.features))
-        return SurvivalFit(part, survival, split, fitted, [inputs.table], importance["feature"])
+        return SurvivalFit(part, survival, split, fitted, sources, importance["feature"])
 
     @override
     def evaluate(self, spec: ModelSpec, fitted: SurvivalFit, figures_dir: Path, progress: Progress) -> Evaluation:
         progress("evaluating on held-out patients beside Cox PH, Kaplan-Meier and the naive binary model")
         evaluation = evaluate_survival(spec, fitted.part, fitted.survival, fitted.split, fitted.fitted, figures_dir)
         evaluation.metrics["best_iteration"] = float(fitted.fitted.best_iteration)
-        evaluation.report["metrics"] = evaluation.metrics
+        evaluation.metrics.update(judging.cox_comparison(spec, fitted.part, fitted.survival, fitted.split,
+                                                         fitted.fitted))
         progress(_headline(evaluation.metrics))
+        plan = plan_cv(spec.evaluation, int(evaluation.metrics["test_events"]), survival_gates(spec).min_test_events)
+        if plan is not None:
+            progress(f"evaluation: {plan.describe()}; the gates judge the cross-validated figures")
+            evaluation.metrics.update(judging.cross_validate(spec, fitted.part, fitted.survival, plan, progress))
+            evaluation.report["cross_validation"] = cv_report(plan, evaluation.metrics)
+            progress(cv_headline(evaluation.metrics, "c_index", "Harrell C"))
+        evaluation.report["metrics"] = evaluation.metrics
         return evaluation
 
     @override
     def gates(self, spec: ModelSpec, fitted: SurvivalFit, evaluation: Evaluation, client: MlflowClient
               ) -> list[GateResult]:
-        return check_survival_gates(survival_gates(spec), evaluation.metrics)
+        champion = judging.survival_champion(client, spec, fitted.survival, fitted.split, fitted.fitted,
+                                             evaluation.metrics)
+        return check_survival_gates(survival_gates(spec), evaluation.metrics, champion)
 
     @override
     def artifact(self, spec: ModelSpec, fitted: SurvivalFit, evaluation: Evaluation) -> SurvivalArtifact:
@@ -121,7 +147,8 @@ class SurvivalTask(Task):
     @override
     def card_sections(self, spec: ModelSpec, evaluation: Evaluation, gates: list[GateResult],
                       context: dict[str, str], artifact: Artifact) -> list[Section]:
-        return report.card_sections(spec, survival_part(spec), evaluation.report, gates, context, evaluation.figures)
+        return [*report.card_sections(spec, survival_part(spec), evaluation.report, gates, context, evaluation.figures),
+                *cv_sections(evaluation.report)]
 
     @override
     def record(self, spec: ModelSpec, inputs: RunInputs, fitted: SurvivalFit, evaluation: Evaluation,
