@@ -44,7 +44,10 @@ def true_effect_sizes(features: pd.DataFrame) -> dict[str, float]:
             for t, f in TRUTH_INPUTS.items()}
 
 
-def _cohort(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo-sized cohort, simulated and built once for both models."""
+    tmp_path = tmp_path_factory.mktemp("oracle")
     simulate_cohort(tmp_path / "raw", 40_000, 20261128)
     ids = pd.read_csv(tmp_path / "raw" / "patients.csv", dtype=str)["patient_id"]
     keys = [f"pk_{k:016x}" for k in np.random.default_rng(7).choice(2**62, len(ids), replace=False)]
@@ -55,8 +58,8 @@ def _cohort(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_survival_cad_model_reaches_the_oracle_and_is_calibrated_where_the_binary_one_is_not(
-        settings: Settings, tmp_path: Path) -> None:
-    outcome = train_from_spec(REPO / "models" / "cad_risk.yaml", _cohort(tmp_path), settings)
+        settings: Settings, cohort: Path) -> None:
+    outcome = train_from_spec(REPO / "models" / "cad_risk.yaml", cohort, settings)
     m = outcome.metrics
     assert outcome.promoted, outcome.gates
     assert m["c_index"] >= m["oracle_c_index"] - 0.015, m
@@ -66,13 +69,9 @@ def test_survival_cad_model_reaches_the_oracle_and_is_calibrated_where_the_binar
 
 
 @pytest.mark.slow
-def test_cad_model_reaches_the_oracle_and_finds_the_true_drivers(settings: Settings, tmp_path: Path) -> None:
-    simulate_cohort(tmp_path / "raw", 40_000, 20261128)
-    ids = pd.read_csv(tmp_path / "raw" / "patients.csv", dtype=str)["patient_id"]
-    keys = [f"pk_{k:016x}" for k in np.random.default_rng(7).choice(2**62, len(ids), replace=False)]
-    pd.DataFrame({"patient_id": ids, "patient_key": keys}).to_csv(tmp_path / "links.csv", index=False)
-    build_feature_table(tmp_path / "raw", tmp_path / "features", tmp_path / "links.csv", tmp_path / "q.csv")
-    outcome = train_from_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml", tmp_path / "features", settings)
+def test_cad_model_reaches_the_oracle_and_finds_the_true_drivers(settings: Settings, cohort: Path,
+                                                                 tmp_path: Path) -> None:
+    outcome = train_from_spec(REPO / "tests" / "specs" / "cad_risk_binary.yaml", cohort, settings)
     client = registry_client(settings)
     metrics = client.get_run(outcome.run_id).data.metrics
     assert metrics["oracle_auroc"] - metrics["auroc"] <= 0.02, metrics
@@ -80,6 +79,6 @@ def test_cad_model_reaches_the_oracle_and_finds_the_true_drivers(settings: Setti
     report = json.loads(Path(client.download_artifacts(outcome.run_id, "reports/evaluation.json", str(tmp_path)))
                         .read_text())
     model_top5 = list(report["importance"]["feature"])[:5]
-    effects = true_effect_sizes(pd.read_parquet(tmp_path / "features" / "features.parquet"))
+    effects = true_effect_sizes(pd.read_parquet(cohort / "features.parquet"))
     true_top5 = sorted(effects, key=effects.get, reverse=True)[:5]
     assert set(model_top5) == set(true_top5), (model_top5, true_top5)
