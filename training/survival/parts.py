@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from training.cv import cv_label, judged
-from training.gates import ChampionComparison, GateResult, champion_gate, linear_baseline_gate
+from training.gates import ChampionComparison, GateResult, champion_gate, events_label, linear_baseline_gate
 from training.spec_parts import Strict
 
 Recalibration = Literal["slope", "baseline"]
@@ -69,7 +69,7 @@ def check_survival_gates(gates: SurvivalGates, metrics: dict[str, float],
     figures, label = judged(metrics, SURVIVAL_JUDGED, "test_events"), cv_label(metrics)
     low, high = gates.observed_expected_at_horizon
     oe, c, brier = figures["observed_expected_at_horizon"], figures["c_index"], figures["brier_at_horizon"]
-    events = "events behind the cross-validated figures" if label else "test events"
+    events = events_label(label)
     results = [
         GateResult(name="min_c_index", rule=f"Harrell C >= {gates.min_c_index}{label}", value=c,
                    passed=c >= gates.min_c_index),
