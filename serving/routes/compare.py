@@ -15,7 +15,6 @@ from serving.auth import Role
 from serving.call import audit_record, commit, validated_rows
 from serving.deps import AuditDep, CallerDep, MetricsDep, ServedModelDep, StoreDep, require_roles
 from serving.feature_text import concept_of
-from serving.flags import abstain_reason
 from serving.limits import prediction_slot
 from serving.schemas import CompareRequest, ErrorResponse, WhatIfRequest, WhatIfResponse
 from serving.served import Call, NotAnswered
@@ -58,12 +57,6 @@ def what_if(body: WhatIfRequest, caller: CallerDep, model: ServedModelDep, audit
     rows = validated_rows([body.patient.features, {**body.patient.features, **body.changes}],
                           model.bundle.feature_names, model.request_model)
     request_id, changed = uuid.uuid4().hex, sorted(body.changes)
-    reason = abstain_reason(model.spec, rows[0]) or abstain_reason(model.spec, rows[1])
-    if reason:  # predict would give no risk for this patient: neither may what-if (no number to read it back from)
-        commit(audit, metrics, [audit_record(audit, caller, model, request_id, body.patient.patient_id,
-                                             outcome="abstained", kind="what-if", changed=changed)])
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"what-if gives no risk where predict abstains: "
-                                                                  f"{reason}")
     risk = model.bundle.risk(rows)
     commit(audit, metrics, [audit_record(audit, caller, model, request_id, body.patient.patient_id,
                                          outcome="what-if", kind="what-if", changed=changed)])

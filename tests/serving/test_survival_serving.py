@@ -354,15 +354,3 @@ def test_the_what_if_route_answers_with_both_explanations_at_the_horizon(cad: Ca
     schema = cad.client.get("/openapi.json").json()["paths"][f"/v1/models/{CAD}/what-if"]["post"]["responses"]["200"]
     assert schema["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SurvivalWhatIfResponse"}
 
-
-def test_what_if_gives_no_risk_where_predict_abstains(cad: CadServed) -> None:
-    """Blood pressure was never missing in training (``missing_unseen: abstain``): predict withholds the risk, and
-    what-if must not hand out the same number as its ``risk_now``."""
-    blank = {**CAD_PATIENT, "sbp_mm_hg": None}
-    assert _predict(cad, blank)["abstained"]
-    body = {"patient": {"patient_id": "WHATIF-BLANK", "features": blank}, "changes": {"ldl_mg_dl": 100}}
-    out = cad.client.post(f"/v1/models/{CAD}/what-if", json=body, headers=auth(cad.keys["application"]))
-    assert out.status_code == 422 and "abstains" in out.text and "risk_now" not in out.text
-    assert "WHATIF-BLANK" not in out.text
-    last = cad.audit()[-1]
-    assert last["kind"] == "what-if" and last["outcome"] == "abstained" and "WHATIF-BLANK" not in json.dumps(last)
