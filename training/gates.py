@@ -64,9 +64,8 @@ def check_gates(gates: Gates, metrics: dict[str, float], champion: ChampionCompa
                    passed=auroc >= gates.min_auroc),
     ]
     if gates.min_auroc_ci_low is not None:
-        low = figures.get("auroc_ci_low", float("nan"))
-        results.append(GateResult(name="min_auroc_ci_low", rule=f"AUROC 95% CI lower bound >= "
-                                  f"{gates.min_auroc_ci_low}{label}", value=low, passed=low >= gates.min_auroc_ci_low))
+        results.append(ci_low_gate("min_auroc_ci_low", "AUROC", figures.get("auroc_ci_low", float("nan")),
+                                   gates.min_auroc_ci_low, label))
     results += [
         slope_gate(gates, figures, label),
         GateResult(name="max_brier", rule=f"Brier <= {gates.max_brier}{label}", value=figures["brier"],
@@ -96,6 +95,13 @@ def subgroup_gate(threshold: float, metrics: dict[str, float]) -> GateResult:
     return GateResult(name="min_subgroup_auroc", rule=f"no subgroup's AUROC below {threshold} beyond noise (lowest "
                       f"upper 95% bound {high:.3f} >= {threshold}; worst point AUROC {worst:.3f})", value=worst,
                       passed=bool(high >= threshold))
+
+
+def ci_low_gate(name: str, metric: str, low: float, threshold: float, label: str) -> GateResult:
+    """A gate on a metric's 95% CI lower bound (``min_auroc_ci_low``, ``min_c_index_ci_low``): on small data the
+    point estimate alone passes a model the interval cannot tell from chance; NaN (not estimable) fails."""
+    return GateResult(name=name, rule=f"{metric} 95% CI lower bound >= {threshold}{label}", value=low,
+                      passed=low >= threshold)
 
 
 def events_label(label: str) -> str:

@@ -13,7 +13,14 @@ from typing import Literal
 from pydantic import Field
 
 from training.cv import cv_label, judged
-from training.gates import ChampionComparison, GateResult, champion_gate, events_label, linear_baseline_gate
+from training.gates import (
+    ChampionComparison,
+    GateResult,
+    champion_gate,
+    ci_low_gate,
+    events_label,
+    linear_baseline_gate,
+)
 from training.spec_parts import Strict
 
 Recalibration = Literal["slope", "baseline"]
@@ -75,10 +82,8 @@ def check_survival_gates(gates: SurvivalGates, metrics: dict[str, float],
                    passed=c >= gates.min_c_index),
     ]
     if gates.min_c_index_ci_low is not None:
-        c_low = figures.get("c_index_ci_low", float("nan"))
-        results.append(GateResult(name="min_c_index_ci_low", rule=f"Harrell C 95% CI lower bound >= "
-                                  f"{gates.min_c_index_ci_low}{label}", value=c_low,
-                                  passed=c_low >= gates.min_c_index_ci_low))
+        results.append(ci_low_gate("min_c_index_ci_low", "Harrell C", figures.get("c_index_ci_low", float("nan")),
+                                   gates.min_c_index_ci_low, label))
     results += [
         GateResult(name="observed_expected_at_horizon", rule=f"{low} <= KM observed / mean predicted risk at the "
                    f"horizon <= {high}{label}", value=oe, passed=low <= oe <= high),
