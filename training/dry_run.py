@@ -190,8 +190,31 @@ def _dose(spec: ModelSpec, inputs: RunInputs, progress: Progress) -> DryRun:
     return run
 
 
+def _trial(spec: ModelSpec, inputs: RunInputs, progress: Progress) -> DryRun:
+    """A trial spec: rows in/used/quarantined, then patients (and events) per arm in the fitted and held-out parts."""
+    from training.effect.table import read_trial_table
+    from training.effect.task import holdout_split, trial_design
+
+    if inputs.table is None:
+        raise DataError(f"{spec.name}: a trial spec trains on the trial's own table (--table trial.csv)")
+    design = trial_design(spec)
+    table = read_trial_table(inputs.table, spec, design, inputs.quarantine_dir, progress)
+    train, test = holdout_split(table, inputs.holdout, spec.seed)
+    parts = []
+    for part_name, part in (("fit", train), ("held out", test)):
+        for a, arm in enumerate(design.arms):
+            rows = part.arm == a
+            events = None
+            if design.outcome != "continuous":
+                events = int(np.sum((part.event if part.event is not None else part.y)[rows] == 1))
+            parts.append(PartCount(f"{part_name}: {arm}"[:40], int(rows.sum()), events))
+    run = DryRun(spec.name, spec.task, table.rows_in, len(table.y), parts, None)
+    run.info.append(f"{inputs.holdout:.0%} of each arm held out for the truth-free evaluation (--holdout)")
+    return run
+
+
 COUNTERS: dict[str, Callable[[ModelSpec, RunInputs, Progress], DryRun]] = {
-    "risk_classification": _risk, "survival": _survival, "dose_regression": _dose}
+    "risk_classification": _risk, "survival": _survival, "dose_regression": _dose, "treatment_effect": _trial}
 
 
 def dry_run(spec: ModelSpec, inputs: RunInputs, progress: Progress = lambda _: None) -> DryRun:

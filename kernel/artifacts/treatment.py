@@ -23,15 +23,32 @@ class TreatmentInfo(BaseModel):
     reference: str
     effect: str
     learner: str
-    outcome: Literal["binary", "continuous"] = "binary"
+    outcome: Literal["binary", "continuous", "time_to_event"] = "binary"
     interval_k: float = 1.0
     interval_c: float = 0.0
     simulated: bool = True
+    arm_features: list[str] = []  # one indicator per compared arm, in ``arms`` order; empty: [feature] (two arms)
+    randomised: bool = True
+    horizon_days: float | None = None  # time-to-event: the outcome is the risk by this day
+    outcome_label: str = ""  # the outcome in words ("death by day 180"); empty: the spec's target
+    interval_text: str = ""  # how the interval was made and what it guarantees (empty: the bootstrap's wording)
+    guideline: Literal["cpic_cyp2c19", "none"] = "cpic_cyp2c19"  # the guideline shown beside the model's rule
+    lower_is_better: bool = True  # events, risks, platelet reactivity: less is better
 
     @property
     def candidate(self) -> str:
-        """The compared arm (two-arm trials; the effect is candidate minus reference)."""
+        """The first compared arm (the effect is candidate minus reference)."""
         return next(a for a in self.arms if a != self.reference)
+
+    @property
+    def compared(self) -> list[str]:
+        """Every compared arm, in the model's arm order (arm 1, 2, ...)."""
+        return [a for a in self.arms if a != self.reference]
+
+    @property
+    def indicators(self) -> list[str]:
+        """The model's arm indicator features (one per compared arm)."""
+        return self.arm_features or [self.feature]
 
 
 class TreatmentArtifact(Artifact):
@@ -41,5 +58,5 @@ class TreatmentArtifact(Artifact):
 
     @property
     def covariates(self) -> list[str]:
-        """What a caller sends: every feature but the treatment column (each arm is scored)."""
-        return [f.name for f in self.features if f.name != self.treatment.feature]
+        """What a caller sends: every feature but the arm indicators (each arm is scored)."""
+        return [f.name for f in self.features if f.name not in self.treatment.indicators]

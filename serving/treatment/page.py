@@ -11,10 +11,11 @@ from kernel.artifacts.treatment import TreatmentArtifact
 from kernel.formulas.cpic import CYP2C19_PHENOTYPES
 from serving.feature_text import FeatureText
 from serving.served import PageSection, ServedModel
-from serving.treatment.compare import interval_method, treatment_comparisons, treatment_state
+from serving.treatment.compare import evidence_text, interval_method, treatment_comparisons, treatment_state
 from serving.treatment.schemas import Driver, PatientComparison
 
 TOP_DRIVERS = 5
+SHORT_SCALE = {"binary": "log-odds ratio", "time_to_event": "log hazard ratio", "continuous": "outcome units"}
 PHENOTYPE_FEATURE = "cyp2c19_phenotype_code"  # a CPIC phenotype code: shown by its name
 
 
@@ -26,22 +27,28 @@ def treatment_context(model: ServedModel, result: PatientComparison | None) -> d
     """What the comparison template shows around the answer: horizon, outcome, interval method, drivers."""
     spec = model.spec
     assert isinstance(spec, TreatmentArtifact)
-    context: dict[str, Any] = {"horizon_text": f"{treatment_state(model).horizon:g}-year",
+    info = spec.treatment
+    horizon = (f"{info.horizon_days:g}-day" if info.horizon_days else
+               f"{treatment_state(model).horizon:g}-year")
+    context: dict[str, Any] = {"horizon_text": horizon,
                                "outcome_short": "an adverse event (MACE or major bleeding)"
-                               if spec.target == "nace_1y" else spec.target or "the outcome"}
+                               if spec.target == "nace_1y" else info.outcome_label or spec.target or "the outcome",
+                               "evidence": evidence_text(spec), "observational": not info.randomised}
     if result is None:
         return context
     state = treatment_state(model)
     candidate = result.treatments[-1]
     texts = {f.name: FeatureText.of(f) for f in state.covariates}
     drivers = [d for d in result.drivers if abs(d.contribution) >= 0.005][:TOP_DRIVERS]
-    return {**context, "candidate": candidate, "interval_method": interval_method(state.effects),
+    return {**context, "candidate": candidate, "interval_method": interval_method(state.effects, spec),
             "drivers": [{"contribution": d.contribution,
                          "sentence": _treatment_sentence(d, texts.get(d.feature), result.reference,
-                                                         candidate.treatment)} for d in drivers]}
+                                                         candidate.treatment, SHORT_SCALE[info.outcome])}
+                        for d in drivers]}
 
 
-def _treatment_sentence(driver: Driver, text: FeatureText | None, reference: str, candidate: str) -> str:
+def _treatment_sentence(driver: Driver, text: FeatureText | None, reference: str, candidate: str,
+                        scale: str = "log-odds ratio") -> str:
     """'Prior major bleeding: yes favours clopidogrel (log-odds ratio +0.62)'."""
     favours = candidate if driver.contribution < 0 else reference
     if text is None:  # the treatment column (its own effect and its share of interactions)
@@ -50,7 +57,7 @@ def _treatment_sentence(driver: Driver, text: FeatureText | None, reference: str
         subject = f"{driver.display_name}: {CYP2C19_PHENOTYPES[int(driver.value)].lower()}"
     else:
         subject = f"{driver.display_name}: {text.text(driver.value)}"
-    return f"{subject} favours {favours} (log-odds ratio {driver.contribution:+.2f})"
+    return f"{subject} favours {favours} ({scale} {driver.contribution:+.2f})"
 
 
 def _audit_fields(result: PatientComparison) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 
 class TreatmentOutcome(BaseModel):
     treatment: str
-    predicted_outcome: float = Field(description="Predicted outcome under this treatment (1-year event "
-                                                 "probability for a binary outcome)")
+    predicted_outcome: float = Field(description="Predicted outcome under this treatment (event probability by the "
+                                                 "horizon for a binary or time-to-event outcome)")
     difference: float | None = Field(description="This treatment minus the reference; null for the reference")
     interval_95: tuple[float, float] | None = Field(description="95% interval of the difference")
     reliable_difference: bool | None = Field(description="False when the interval crosses zero")
@@ -48,4 +48,9 @@ class CompareResponse(BaseModel):
     version: str
     alias: str
     interval_method: str
+    evidence: str = Field("randomised trial", description="What the comparison rests on: a randomised trial, or "
+                                                          "observational data (confounding possible)")
+    outcome_measure: str = Field("", description="The outcome each arm's predicted_outcome measures, in words")
+    horizon_days: float | None = Field(None, description="Time-to-event trials: the predicted outcomes are risks "
+                                                         "by this day")
     comparisons: list[PatientComparison]

@@ -7,10 +7,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from kernel.artifacts.treatment import TreatmentArtifact
 from kernel.bundle import Bundle
 from serving.risk.task import RiskTask
 from serving.served import Call, PageSection, ServedModel
-from serving.treatment.compare import TreatmentState, interval_method, treatment_comparisons, treatment_state
+from serving.treatment.compare import (
+    TreatmentState,
+    evidence_text,
+    interval_method,
+    outcome_words,
+    treatment_comparisons,
+    treatment_state,
+)
 from serving.treatment.page import TREATMENT_PAGE
 from serving.treatment.schemas import CompareResponse
 
@@ -36,8 +44,12 @@ class TreatmentTask(RiskTask):
         call.commit([call.record(model, p.patient_id, outcome="compared", kind="compare-treatments",
                                  model_recommendation=c.model_recommendation.treatment or "none")
                      for p, c in zip(call.patients, comparisons, strict=True)])
+        spec = model.spec
+        assert isinstance(spec, TreatmentArtifact)  # the task is chosen by the artifact's own class
         return CompareResponse(request_id=call.request_id, model=model.name, version=model.version, alias=model.alias,
-                               interval_method=interval_method(state.effects), comparisons=comparisons)
+                               interval_method=interval_method(state.effects, spec), evidence=evidence_text(spec),
+                               outcome_measure=outcome_words(spec), horizon_days=spec.treatment.horizon_days,
+                               comparisons=comparisons)
 
     def form_fields(self, model: ServedModel) -> tuple[list[Any], type[BaseModel]]:
         state = treatment_state(model)

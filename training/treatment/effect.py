@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import xgboost as xgb
+from sksurv.util import Surv
 
 from kernel.effect_model import Z95, EffectEnsemble, EffectPrediction, LearnerParams, OutcomeKind, s_learner_design
 from kernel.progress import Advance
+from training.survival.fit import breslow_at
 
 __all__ = ["EffectPrediction", "LearnerParams", "OutcomeKind", "TreatmentEffectModel", "required_coverage"]
 
@@ -30,33 +32,46 @@ class TreatmentEffectModel(EffectEnsemble):
     """The ensemble with what only training does: fit it, and calibrate its interval on known effects."""
 
     def fit(self, X: np.ndarray, treated: np.ndarray, y: np.ndarray,
-            advance: Advance | None = None) -> TreatmentEffectModel:
-        """The full-data booster, then ``n_bootstrap`` on resamples; ``advance(1)`` after each (progress)."""
+            advance: Advance | None = None, event: np.ndarray | None = None) -> TreatmentEffectModel:
+        """The full-data booster, then ``n_bootstrap`` on resamples; ``advance(1)`` after each (progress).
+
+        ``treated`` is each patient's arm index (0 = reference, 1 .. n_arms - 1 the compared arms). For a
+        time-to-event outcome ``y`` is the follow-up in days and ``event`` 1 where it ended in the event (0 =
+        censored then); each booster keeps its own Breslow baseline hazard at ``horizon_days``.
+        """
+        if self.outcome == "time_to_event" and (event is None or self.horizon_days is None):
+            raise ValueError("a time-to-event effect model needs the event indicator and horizon_days")
         rng = np.random.default_rng(self.params.seed)
-        design = s_learner_design(X, treated)
-        self.boosters_ = [self._fit_one(design, y, self.params.seed)]
+        design = s_learner_design(X, treated, self.n_arms)
+        self.boosters_, self.horizon_hazards = [], []
+        self._fit_one(design, y, event, self.params.seed)
         for b in range(self.params.n_bootstrap):
             if advance:
                 advance(1)
             rows = rng.integers(0, len(y), len(y))
-            self.boosters_.append(self._fit_one(design[rows], y[rows], self.params.seed + 1 + b))
+            self._fit_one(design[rows], y[rows], None if event is None else event[rows], self.params.seed + 1 + b)
         if advance:
             advance(1)
         return self
 
-    def _fit_one(self, design: np.ndarray, y: np.ndarray, seed: int) -> xgb.Booster:
-        dtrain = xgb.DMatrix(design, label=y, missing=np.nan)
-        return xgb.train(self.params.xgb_params(self.outcome, seed), dtrain, self.params.rounds)
+    def _fit_one(self, design: np.ndarray, y: np.ndarray, event: np.ndarray | None, seed: int) -> None:
+        label = y if event is None else np.where(event == 1, y, -y)  # XGBoost's Cox label: negative = censored
+        dtrain = xgb.DMatrix(design, label=label, missing=np.nan)
+        booster = xgb.train(self.params.xgb_params(self.outcome, seed), dtrain, self.params.rounds)
+        self.boosters_.append(booster)
+        if event is not None and self.horizon_days is not None:
+            margin = booster.predict(dtrain, output_margin=True).astype(np.float64)
+            self.horizon_hazards.append(breslow_at(margin, Surv.from_arrays(event == 1, y), self.horizon_days))
 
     def calibrate(self, X: np.ndarray, true_effect: np.ndarray, target: float = 0.95,
-                  confidence: float = 0.95) -> TreatmentEffectModel:
+                  confidence: float = 0.95, arm: int = 1) -> TreatmentEffectModel:
         """Choose (k, c): the narrowest mean width whose coverage of the known true effects is at least
         ``target`` with ``confidence`` (a one-sided Clopper-Pearson bound on the calibration coverage).
 
         Calibrating to exactly ``target`` would leave fresh patients below it about half the time; the bound
         asks for the margin that finite calibration data needs (about 0.954 observed for 10,000 patients).
         """
-        raw = self.predict(X)
+        raw = self.predict(X, arm)
         need = required_coverage(len(true_effect), target, confidence)
         best = (np.inf, 1.0, 0.0)
         scale = float(np.std(true_effect)) or 1.0
