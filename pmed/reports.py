@@ -37,6 +37,9 @@ def headline(metrics: Mapping[str, float]) -> str:
     coverage (or, without truth, estimated risks) for a treatment model, else AUROC."""
     if "pehe" in metrics:
         return f"PEHE {metrics['pehe']:.4f}  coverage {metrics.get('coverage_95', float('nan')):.3f}"
+    if "est_model_value" in metrics:  # a trial spec (task treatment_effect)
+        return (f"est. outcome: model rule {metrics['est_model_value']:.4f}, best simple rule "
+                f"{metrics.get('est_best_simple_value', float('nan')):.4f}")
     if "est_model_risk" in metrics:
         return (f"est. 1-year risk: model rule {metrics['est_model_risk']:.4f}, "
                 f"CPIC {metrics.get('est_cpic_risk', float('nan')):.4f}")

@@ -7,6 +7,7 @@ than two arms give one effect per compared arm.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -74,6 +75,17 @@ def test_veteran_trains_under_its_name_and_serves_compare_treatments(tmp_path: P
                             json={"patients": [{"patient_id": "p1", "features": {**features, "Celltype": "oat"}}]},
                             headers={"Authorization": f"Bearer {key}"})
         assert wrong.status_code == 422 and "Celltype" in wrong.text and "oat" not in wrong.text
+
+        login = client.post("/clinician/veteran_chemo/login", data={"api_key": key})
+        assert login.status_code == 200, login.text  # redirected to the form
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+        assert token is not None and "f_arm_1_test" not in login.text  # every arm is scored, none is an input
+        page = client.post("/clinician/veteran_chemo", data={
+            "csrf_token": token.group(1), "patient_ref": "MRN-VET-1",
+            **{f"f_{k}": v if isinstance(v, str) else f"{v:g}" for k, v in features.items()}})
+        assert page.status_code == 200, page.text
+        assert "Predicted 180-day risk of death" in page.text and "Evidence: randomised trial" in page.text
+        assert f"{100 * arms[1]['predicted_outcome']:.1f}%" in page.text and "log hazard ratio" in page.text
 
 
 def _spec(tmp_path: Path, **changes: object) -> Path:
