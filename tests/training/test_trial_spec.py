@@ -173,3 +173,32 @@ def test_dry_run_counts_each_arm_and_fits_nothing(tmp_path: Path, home: Settings
     counts = [int(line.split()[-4]) for line in dry.output.splitlines()
               if line.startswith(("[pmed] fit:", "[pmed] held out:"))]
     assert sum(counts) == 137 and len(counts) == 4
+
+
+def test_a_binary_outcome_written_as_true_false_trains(tmp_path: Path, home: Settings) -> None:
+    """A binary trial outcome as a spreadsheet writes it (yes/no), arms as numeric codes 0/1."""
+    rng = np.random.default_rng(8)
+    n = 600
+    age = rng.uniform(40, 80, n)
+    arm = rng.integers(0, 2, n)
+    risk = 1 / (1 + np.exp(-(-1.0 + 0.04 * (age - 60) - 0.8 * arm)))
+    died = np.where(rng.random(n) < risk, "yes", "no")
+    pd.DataFrame({"pid": [f"b{i}" for i in range(n)], "trt": arm, "age": age, "died": died}).to_csv(
+        tmp_path / "binary.csv", index=False)
+    spec = {"name": "binary_trial", "description": "Death under two arms", "intended_use": "a test",
+            "task": "treatment_effect", "target": "died", "id_column": "pid", "arm_column": "trt",
+            "arms": {"reference": "0", "compared": "1"}, "randomised": True, "features": ["age"],
+            "declared_features": [{"name": "age", "display_name": "Age", "unit": "years", "kind": "continuous",
+                                   "min": 18, "max": 100}],
+            "learner": {"rounds": 100, "min_child_weight": 5, "n_bootstrap": 4}}
+    path = tmp_path / "binary.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    trained = CliRunner().invoke(app, ["train", str(path), "--table", str(tmp_path / "binary.csv")])
+    assert "600 row(s) in, 600 used, 0 quarantined" in trained.output, trained.output
+    assert "registered binary_trial version 1" in trained.output, trained.output
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(home)
+    metrics = client.get_run(str(client.get_model_version("binary_trial", "1").run_id)).data.metrics
+    assert 0 < metrics["arm.1.observed"] < metrics["arm.0.observed"] < 1  # the compared arm lowers the risk
+    assert metrics["mean_estimated_effect"] < 0

@@ -99,6 +99,8 @@ def read_trial_table(path: Path, spec: ModelSpec, design: TrialDesign, quarantin
     if design.outcome == "time_to_event":
         y = pd.to_numeric(used[design.time_column], errors="coerce").to_numpy(dtype=np.float64)
         event: np.ndarray | None = _binary_values(used[design.event_column]).to_numpy(dtype=np.float64)
+    elif design.outcome == "binary":  # 0/1 as the rule reads it (true/false, yes/no too)
+        y, event = _binary_values(used[design.target]).to_numpy(dtype=np.float64), None
     else:
         y, event = pd.to_numeric(used[design.target], errors="coerce").to_numpy(dtype=np.float64), None
     if progress is not None:
