@@ -67,14 +67,7 @@ def load_table(path: Path, spec: ModelSpec, target_kind: TargetKind | None = Non
     if frame[spec.id_column].isna().any() or frame[spec.id_column].duplicated().any():
         raise DataError(f"{path}: column {spec.id_column}: ids must be present and unique (one row per patient)"
                         + _first(frame[spec.id_column].isna() | frame[spec.id_column].duplicated(), first_row))
-    problems: list[Problem] = []
-    for feature in feature_definitions(spec):
-        encoded = encode_column(feature, table_cells(frame[feature.name], feature))
-        problems += _column_problems(feature.name, encoded.broken)
-        if feature.required:
-            problems.append(Problem(feature.name, "a required feature may not be empty",
-                                    np.isnan(encoded.values) & ~encoded.bad))
-        frame[feature.name] = encoded.values
+    problems = encode_features(frame, spec)
     target = pd.to_numeric(frame[spec.target], errors="coerce")
     if target_kind == "dose":
         problems.append(Problem(spec.target, "the dose must be a positive number", (~(target > 0)).to_numpy()))
@@ -86,6 +79,20 @@ def load_table(path: Path, spec: ModelSpec, target_kind: TargetKind | None = Non
     frame = frame.rename(columns={spec.id_column: KEY})
     frame[KEY] = frame[KEY].astype(str)
     return _doses(frame, spec) if target_kind == "dose" else _at_risk(frame, spec, path)
+
+
+def encode_features(frame: pd.DataFrame, spec: ModelSpec) -> list[Problem]:
+    """Encode the spec's feature columns of a table in place by ``kernel.values``' rules (serving's), returning
+    the rows each rule refuses (and a required feature left empty); shared by every table reader."""
+    problems: list[Problem] = []
+    for feature in feature_definitions(spec):
+        encoded = encode_column(feature, table_cells(frame[feature.name], feature))
+        problems += _column_problems(feature.name, encoded.broken)
+        if feature.required:
+            problems.append(Problem(feature.name, "a required feature may not be empty",
+                                    np.isnan(encoded.values) & ~encoded.bad))
+        frame[feature.name] = encoded.values
+    return problems
 
 
 @dataclass(frozen=True)

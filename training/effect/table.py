@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kernel.values import encode_column
-from training.data import Problem, _column_problems, _first, _read_any, _settle, table_cells
+from training.data import Problem, _first, _read_any, _settle, encode_features
 from training.errors import DataError
-from training.spec import ModelSpec, feature_definitions
+from training.spec import ModelSpec
 from training.task import Progress
 
 MIN_PER_ARM = 20  # fewer patients in an arm and no effect can be told from noise
@@ -83,13 +82,7 @@ def read_trial_table(path: Path, spec: ModelSpec, design: TrialDesign, quarantin
         problems.append(Problem(column, f"rule {name}: each row names one of the arms {', '.join(design.arms)}",
                                 picked.isna().to_numpy()))
         frame[column] = picked
-    for feature in feature_definitions(spec):
-        encoded = encode_column(feature, table_cells(frame[feature.name], feature))
-        problems += _column_problems(feature.name, encoded.broken)
-        if feature.required:
-            problems.append(Problem(feature.name, "a required feature may not be empty",
-                                    np.isnan(encoded.values) & ~encoded.bad))
-        frame[feature.name] = encoded.values
+    problems += encode_features(frame, spec)
     problems += _outcome_problems(frame, design)
     frame = frame.assign(**{design.arm_column: arm_index})
     used = _settle(path, frame, spec, problems, first_row, quarantine_dir, progress).reset_index(drop=True)
